@@ -1,0 +1,1 @@
+"""The Ashby connector: the Ashby Assessments Partner API on the Langos host."""

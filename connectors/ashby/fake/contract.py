@@ -1,0 +1,200 @@
+"""Validation of ``assessment.update`` request bodies against Ashby's published contract.
+
+The rules follow Ashby's OpenAPI description of ``assessment.update`` and of the data-point
+format that its ``assessment_status``, ``assessment_result``, ``assessment_profile_url``,
+``cancelled_reason`` and ``metadata`` items share. Where Ashby's documentation leaves a
+point open, the fake takes the strict reading, so that a partner bug shows up here instead
+of in a customer's account.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+DATA_POINT_TYPES = frozenset(
+    {"numeric_score", "numeric_duration_minutes", "url", "string", "boolean_success"}
+)
+DATA_POINT_KEYS = frozenset({"identifier", "label", "type", "value", "description"})
+SINGLE_DATA_POINT_FIELDS = (
+    "assessment_status",
+    "assessment_profile_url",
+    "assessment_result",
+    "cancelled_reason",
+)
+UPDATE_KEYS = frozenset({"assessment_id", "timestamp", "metadata", *SINGLE_DATA_POINT_FIELDS})
+
+# Epoch milliseconds reach 10**12 in September 2001, while epoch seconds stay below it
+# until the year 33658. Epoch microseconds passed 10**14 in 1973.
+MIN_TIMESTAMP_MS = 10**12
+MAX_TIMESTAMP_MS = 10**14
+
+_UUID_PATTERN = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE
+)
+
+
+class ContractError(ValueError):
+    """A request body breaks the contract; ``field`` is the JSON path of the offending value."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+def validate_update(body: Any) -> None:
+    """Raise ContractError unless ``body`` is a valid ``assessment.update`` request body.
+
+    The first problem found is raised. Its message starts with the JSON path of the field,
+    for example ``metadata[1].identifier``, and says what is expected.
+    """
+    if not isinstance(body, dict):
+        raise ContractError("body", f"expected a JSON object, got {_describe(body)}")
+
+    unknown = sorted(set(body) - UPDATE_KEYS)
+    if unknown:
+        allowed = ", ".join(sorted(UPDATE_KEYS))
+        raise ContractError(unknown[0], f"unknown field; the allowed fields are {allowed}")
+
+    _validate_assessment_id(body)
+    _validate_timestamp(body)
+
+    for field in SINGLE_DATA_POINT_FIELDS:
+        if field in body:
+            validate_data_point(body[field], field)
+
+    if "assessment_status" not in body and "cancelled_reason" not in body:
+        raise ContractError(
+            "assessment_status", "missing; it is required unless cancelled_reason is given"
+        )
+
+    if "assessment_result" in body and "assessment_profile_url" not in body:
+        raise ContractError(
+            "assessment_profile_url", "missing; it is required when assessment_result is given"
+        )
+
+    profile_url = body.get("assessment_profile_url")
+    if profile_url is not None and profile_url["type"] != "url":
+        raise ContractError(
+            "assessment_profile_url.type", f"expected 'url', got {profile_url['type']!r}"
+        )
+
+    if "metadata" in body:
+        _validate_metadata(body["metadata"])
+
+
+def validate_data_point(point: Any, path: str) -> None:
+    """Raise ContractError unless ``point`` is a data point whose value matches its type."""
+    if not isinstance(point, dict):
+        raise ContractError(
+            path, f"expected a data point object, got {_describe(point)}; leave the key out instead of sending null"
+        )
+
+    unknown = sorted(set(point) - DATA_POINT_KEYS)
+    if unknown:
+        allowed = ", ".join(sorted(DATA_POINT_KEYS))
+        raise ContractError(f"{path}.{unknown[0]}", f"unknown field; a data point has only {allowed}")
+
+    identifier = point.get("identifier")
+    if not isinstance(identifier, str) or not identifier:
+        raise ContractError(f"{path}.identifier", f"expected a non-empty string, got {_describe(identifier)}")
+
+    if not isinstance(point.get("label"), str):
+        raise ContractError(f"{path}.label", f"expected a string, got {_describe(point.get('label'))}")
+
+    point_type = point.get("type")
+    if point_type not in DATA_POINT_TYPES:
+        allowed = ", ".join(sorted(DATA_POINT_TYPES))
+        raise ContractError(f"{path}.type", f"expected one of {allowed}, got {_describe(point_type)}")
+
+    if "value" not in point:
+        raise ContractError(f"{path}.value", "missing")
+    _validate_value(point_type, point["value"], f"{path}.value")
+
+    if "description" in point and not isinstance(point["description"], str):
+        raise ContractError(
+            f"{path}.description", f"expected a string, got {_describe(point['description'])}"
+        )
+
+
+def _validate_assessment_id(body: dict[str, Any]) -> None:
+    if "assessment_id" not in body:
+        raise ContractError("assessment_id", "missing; expected the uuid returned by assessment.start")
+
+    value = body["assessment_id"]
+    if not isinstance(value, str) or not _UUID_PATTERN.fullmatch(value):
+        raise ContractError(
+            "assessment_id", f"expected a uuid string like '9d4e1c2a-7b3f-4e8d-a1c5-6f2b0e9d8c71', got {value!r}"
+        )
+
+
+def _validate_timestamp(body: dict[str, Any]) -> None:
+    if "timestamp" not in body:
+        raise ContractError("timestamp", "missing; expected integer milliseconds since the Unix epoch")
+
+    value = body["timestamp"]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ContractError(
+            "timestamp", f"expected integer milliseconds since the Unix epoch, got {_describe(value)}"
+        )
+    if value < MIN_TIMESTAMP_MS:
+        raise ContractError(
+            "timestamp", f"{value} looks like seconds; expected milliseconds since the Unix epoch"
+        )
+    if value >= MAX_TIMESTAMP_MS:
+        raise ContractError(
+            "timestamp", f"{value} looks like microseconds; expected milliseconds since the Unix epoch"
+        )
+
+
+def _validate_metadata(metadata: Any) -> None:
+    if not isinstance(metadata, list):
+        raise ContractError("metadata", f"expected a list of data points, got {_describe(metadata)}")
+
+    seen: set[str] = set()
+    for index, point in enumerate(metadata):
+        path = f"metadata[{index}]"
+        validate_data_point(point, path)
+
+        identifier = point["identifier"]
+        if identifier in seen:
+            raise ContractError(
+                f"{path}.identifier", f"duplicate identifier {identifier!r}; each metadata identifier must be unique"
+            )
+        seen.add(identifier)
+
+
+def _validate_value(point_type: str, value: Any, path: str) -> None:
+    if point_type in ("numeric_score", "numeric_duration_minutes"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ContractError(path, f"expected a finite number for type {point_type}, got {_describe(value)}")
+    elif point_type == "boolean_success":
+        if not isinstance(value, bool):
+            raise ContractError(path, f"expected true or false for type boolean_success, got {_describe(value)}")
+    elif point_type == "url":
+        if not is_absolute_http_url(value):
+            raise ContractError(path, f"expected an absolute http(s) URL for type url, got {_describe(value)}")
+    elif not isinstance(value, str):
+        raise ContractError(path, f"expected a string for type string, got {_describe(value)}")
+
+
+def is_absolute_http_url(value: Any) -> bool:
+    """Return whether ``value`` is a string holding an absolute http or https URL with a host."""
+    if not isinstance(value, str):
+        return False
+
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, (dict, list)):
+        return "an object" if isinstance(value, dict) else "a list"
+    return f"{type(value).__name__} {value!r}"

@@ -1,0 +1,158 @@
+"""The recruiter's HTML page and the form posts behind it.
+
+The page at ``/`` shows the Langos settings, the interview plan and the candidates with
+their assessments. Each form posts to a ``/ui/...`` route, which acts and then redirects
+back to ``/`` with HTTP 303 and the outcome in the ``notice`` and ``level`` query
+parameters.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from .contract import is_absolute_http_url
+from .langos import LangosClient, LangosNotConfigured, build_start_body
+from .recruiter import ActionResult, cancel_assessment, list_assessment_types, start_assessment
+from .state import FakeAshbyState
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+RECENT_LIMIT = 10
+
+
+def build_templates() -> Jinja2Templates:
+    """Create the template renderer, with autoescaping on for every template."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return Jinja2Templates(env=env)
+
+
+async def index(request: Request) -> Response:
+    """Render the recruiter page."""
+    state: FakeAshbyState = request.app.state.fake
+    views = state.latest_by_assessment()
+    candidates = [
+        {
+            "candidate": candidate,
+            "error": state.start_errors.get(candidate.ashby_id),
+            "assessments": [
+                {"started": started, "view": views.get(started.assessment_id)}
+                for started in state.started_for(candidate.ashby_id)
+            ],
+        }
+        for candidate in state.candidates
+    ]
+    context = {
+        "state": state,
+        "candidates": candidates,
+        "plan_type": state.find_assessment_type(state.plan_assessment_type_id or ""),
+        "notice": request.query_params.get("notice"),
+        "level": "error" if request.query_params.get("level") == "error" else "success",
+        "recent_calls": list(reversed(state.langos_calls[-RECENT_LIMIT:])),
+        "recent_updates": list(reversed(state.updates[-RECENT_LIMIT:])),
+    }
+    return request.app.state.templates.TemplateResponse(request, "index.html", context)
+
+
+async def save_config(request: Request) -> Response:
+    """Save the Langos base URL and key; an empty key field keeps the saved key."""
+    state: FakeAshbyState = request.app.state.fake
+    form = await request.form()
+    base_url = _form_text(form, "base_url")
+    api_key = _form_text(form, "api_key") or state.langos_api_key
+
+    if not is_absolute_http_url(base_url):
+        return _back(request, f"Base URL: expected an absolute http(s) URL, got {base_url!r}.", ok=False)
+    if not api_key:
+        return _back(request, "API key: paste the API key that Langos issued.", ok=False)
+
+    state.configure_langos(base_url, api_key)
+    return _back(request, "Langos settings saved.", ok=True)
+
+
+async def check_connection(request: Request) -> Response:
+    """Call ``assessment.list`` with the saved key and report whether it worked."""
+    state: FakeAshbyState = request.app.state.fake
+    return await _act(request, list_assessment_types(state, request.app.state.langos))
+
+
+async def add_to_plan(request: Request) -> Response:
+    """Put the chosen assessment type on the job's interview plan."""
+    state: FakeAshbyState = request.app.state.fake
+    form = await request.form()
+    assessment_type = state.find_assessment_type(_form_text(form, "assessment_type_id"))
+    if assessment_type is None:
+        return _back(request, "Pick an assessment type from the list that Langos returned.", ok=False)
+
+    state.plan_assessment_type_id = assessment_type["assessment_type_id"]
+    return _back(request, f"Added {assessment_type.get('name', 'the assessment')} to the interview plan.", ok=True)
+
+
+async def start(request: Request) -> Response:
+    """Start an assessment for a seeded candidate with the chosen assessment type."""
+    state: FakeAshbyState = request.app.state.fake
+    form = await request.form()
+    candidate = state.find_candidate(_form_text(form, "candidate_id"))
+    if candidate is None:
+        return _back(request, "Candidate not found.", ok=False)
+
+    assessment_type_id = _form_text(form, "assessment_type_id") or state.plan_assessment_type_id
+    if not assessment_type_id:
+        return _back(request, "Pick an assessment type first.", ok=False, anchor=f"candidate-{candidate.ashby_id}")
+
+    body = build_start_body(candidate, assessment_type_id, str(request.url_for("index")))
+    client: LangosClient = request.app.state.langos
+    action = start_assessment(state, client, body, candidate_id=candidate.ashby_id)
+    return await _act(request, action, anchor=f"candidate-{candidate.ashby_id}")
+
+
+async def cancel(request: Request) -> Response:
+    """Cancel a started assessment in Langos."""
+    state: FakeAshbyState = request.app.state.fake
+    form = await request.form()
+    assessment_id = _form_text(form, "assessment_id")
+    started = state.find_started(assessment_id)
+    if started is None:
+        return _back(request, "Assessment not found.", ok=False)
+
+    action = cancel_assessment(state, request.app.state.langos, assessment_id)
+    return await _act(request, action, anchor=f"candidate-{started.candidate_id}")
+
+
+async def _act(request: Request, action: Any, anchor: str | None = None) -> Response:
+    try:
+        result: ActionResult = await action
+    except LangosNotConfigured as error:
+        return _back(request, str(error), ok=False)
+    return _back(request, result.message, ok=result.ok, anchor=anchor)
+
+
+def _back(request: Request, notice: str, *, ok: bool, anchor: str | None = None) -> RedirectResponse:
+    url = request.url_for("index").include_query_params(notice=notice, level="success" if ok else "error")
+    target = f"{url}#{anchor}" if anchor else str(url)
+    return RedirectResponse(target, status_code=303)
+
+
+def _form_text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+routes = [
+    Route("/", index, methods=["GET"], name="index"),
+    Route("/ui/config", save_config, methods=["POST"], name="ui_config"),
+    Route("/ui/test", check_connection, methods=["POST"], name="ui_test"),
+    Route("/ui/plan", add_to_plan, methods=["POST"], name="ui_plan"),
+    Route("/ui/start", start, methods=["POST"], name="ui_start"),
+    Route("/ui/cancel", cancel, methods=["POST"], name="ui_cancel"),
+]

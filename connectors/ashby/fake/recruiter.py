@@ -1,0 +1,158 @@
+"""What a recruiter does in Ashby that reaches Langos: test the key, start and cancel assessments.
+
+Each action sends one call through ``LangosClient``, stores what Ashby would keep from the
+reply in the state, and returns an ``ActionResult`` whose message the page or the JSON
+endpoint shows. The JSON endpoints and the HTML forms share these functions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from .contract import ContractError, validate_update
+from .langos import LangosClient
+from .state import FakeAshbyState, LangosCall, StartedAssessment, utc_now
+
+
+@dataclasses.dataclass(frozen=True)
+class ActionResult:
+    """The outcome of one recruiter action; ``message`` is written for the recruiter."""
+
+    call: LangosCall
+    ok: bool
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        """Return Langos's status and body, with the outcome as the fake judged it."""
+        return {
+            "status": self.call.status,
+            "body": self.call.response_body,
+            "ok": self.ok,
+            "message": self.message,
+            "error": self.call.error,
+        }
+
+
+async def list_assessment_types(state: FakeAshbyState, client: LangosClient) -> ActionResult:
+    """Call ``assessment.list`` and keep the returned types for the interview plan."""
+    call = await client.post("assessment.list", {})
+    if call.error is not None:
+        return ActionResult(call, False, call.error)
+
+    body = call.response_body
+    results = body.get("results") if isinstance(body, dict) else None
+    if call.status != 200 or not _is_success(body) or not isinstance(results, list):
+        return ActionResult(call, False, f"Langos rejected the key test: {_describe_failure(call)}")
+
+    state.assessment_types = [item for item in results if isinstance(item, dict)]
+    if state.find_assessment_type(state.plan_assessment_type_id or "") is None:
+        state.plan_assessment_type_id = None
+    return ActionResult(call, True, f"Connected to Langos: {len(state.assessment_types)} assessment type(s).")
+
+
+async def start_assessment(
+    state: FakeAshbyState,
+    client: LangosClient,
+    body: dict[str, Any],
+    *,
+    candidate_id: str | None,
+) -> ActionResult:
+    """Call ``assessment.start`` with ``body`` and store the assessment that Langos started.
+
+    A 422 reply's ``message`` is stored under ``candidate_id`` in ``state.start_errors``,
+    because Ashby shows it to the recruiter. An ``update_request`` in a successful reply
+    is validated and recorded like a separate ``assessment.update``.
+    """
+    call = await client.post("assessment.start", body)
+    result = _judge_start_reply(state, call, body, candidate_id)
+
+    if candidate_id is not None:
+        if result.ok:
+            state.start_errors.pop(candidate_id, None)
+        else:
+            state.start_errors[candidate_id] = result.message
+    return result
+
+
+async def cancel_assessment(state: FakeAshbyState, client: LangosClient, assessment_id: str) -> ActionResult:
+    """Call ``assessment.cancel`` and mark the assessment cancelled when Langos confirms it."""
+    call = await client.post("assessment.cancel", {"assessment_id": assessment_id})
+    if call.error is not None:
+        return ActionResult(call, False, call.error)
+    if call.status != 200 or not _is_success(call.response_body):
+        return ActionResult(call, False, f"Langos did not cancel the assessment: {_describe_failure(call)}")
+
+    started = state.find_started(assessment_id)
+    if started is not None and started.cancelled_at is None:
+        started.cancelled_at = utc_now()
+    return ActionResult(call, True, "Assessment cancelled.")
+
+
+def _judge_start_reply(
+    state: FakeAshbyState, call: LangosCall, body: dict[str, Any], candidate_id: str | None
+) -> ActionResult:
+    if call.error is not None:
+        return ActionResult(call, False, call.error)
+
+    reply = call.response_body
+    if call.status == 422:
+        message = reply.get("message") if isinstance(reply, dict) else None
+        if isinstance(message, str) and message:
+            return ActionResult(call, False, message)
+        return ActionResult(call, False, "Langos rejected the start with HTTP 422 but sent no message.")
+    if call.status == 409:
+        return ActionResult(call, False, "Langos says the candidate is already being assessed (HTTP 409).")
+
+    results = reply.get("results") if isinstance(reply, dict) else None
+    assessment_id = results.get("assessment_id") if isinstance(results, dict) else None
+    if call.status != 200 or not _is_success(reply) or not isinstance(assessment_id, str) or not assessment_id:
+        return ActionResult(call, False, f"Langos did not start the assessment: {_describe_failure(call)}")
+
+    assessment_type_id = body.get("assessment_type_id")
+    assessment_type = state.find_assessment_type(assessment_type_id) if isinstance(assessment_type_id, str) else None
+    state.record_started(
+        StartedAssessment(
+            assessment_id=assessment_id,
+            candidate_id=candidate_id,
+            assessment_type_id=str(assessment_type_id),
+            assessment_type_name=assessment_type.get("name") if assessment_type else None,
+            started_at=utc_now(),
+        )
+    )
+
+    message = "Assessment started."
+    if "update_request" in results:
+        message += _record_inline_update(state, results["update_request"], assessment_id)
+    return ActionResult(call, True, message)
+
+
+def _record_inline_update(state: FakeAshbyState, update: Any, assessment_id: str) -> str:
+    error: str | None = None
+    try:
+        validate_update(update)
+    except ContractError as exc:
+        error = str(exc)
+
+    if error is None and update["assessment_id"] != assessment_id:
+        error = f"assessment_id: expected {assessment_id!r} from the start reply, got {update['assessment_id']!r}"
+
+    state.record_update(update, error=error, source="assessment.start reply")
+    if error is not None:
+        return f" Its update_request was rejected: {error}"
+    return ""
+
+
+def _is_success(body: Any) -> bool:
+    return isinstance(body, dict) and body.get("success") is True
+
+
+def _describe_failure(call: LangosCall) -> str:
+    body = call.response_body
+    if isinstance(body, dict):
+        error_info = body.get("errorInfo")
+        if isinstance(error_info, dict) and isinstance(error_info.get("message"), str):
+            return f"HTTP {call.status}, {error_info['message']}"
+        if isinstance(body.get("message"), str):
+            return f"HTTP {call.status}, {body['message']}"
+    return f"HTTP {call.status}"

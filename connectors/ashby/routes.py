@@ -1,0 +1,121 @@
+"""The endpoints Ashby calls: ``assessment.list``, ``assessment.start`` and ``assessment.cancel``.
+
+Ashby joins the base URL and the method name itself, so each route also answers on a
+path with a doubled slash (a base URL entered with a trailing slash).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from core.exceptions import AuthenticationError, NotFound, RequestValidationError
+from core.host import AtsCaller, Host
+from core.types import AssessmentOrder, Candidate
+
+from . import payloads
+
+logger = logging.getLogger(__name__)
+
+CONNECTOR = "ashby"
+
+Handler = Callable[[Host, AsyncSession, AtsCaller, Any], Awaitable[JSONResponse]]
+
+
+def error_response(status_code: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """Return the error envelope the Ashby API itself uses."""
+    body = {"success": False, "errors": [code], "errorInfo": {"code": code, "message": message}}
+    return JSONResponse(body, status_code=status_code, headers=headers)
+
+
+async def _read_json(request: Request) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise RequestValidationError("The request body is not valid JSON.", field="body", status_code=400) from None
+
+
+def endpoint(host: Host, handler: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """Wrap ``handler`` with authentication, body parsing, the transaction and error replies."""
+
+    async def run(request: Request) -> JSONResponse:
+        async with host.session() as session:
+            try:
+                caller = await host.authenticate_ats(session, request, CONNECTOR)
+                body = await _read_json(request)
+                response = await handler(host, session, caller, body)
+            except AuthenticationError as exc:
+                return error_response(401, "unauthorized", str(exc), headers={"WWW-Authenticate": 'Basic realm="Langos"'})
+            except RequestValidationError as exc:
+                await session.rollback()
+                return error_response(exc.status_code, "invalid_input", exc.message)
+            except NotFound as exc:
+                await session.rollback()
+                return error_response(404, "not_found", str(exc))
+            await session.commit()
+            return response
+
+    return run
+
+
+async def assessment_list(host: Host, session: AsyncSession, caller: AtsCaller, body: Any) -> JSONResponse:
+    if not isinstance(body, dict):
+        raise RequestValidationError("The request body must be a JSON object.", field="body", status_code=400)
+    types = await host.hooks.list_assessment_types(session=session, workspace_id=caller.workspace_id)
+    results = [{"assessment_type_id": t.id, "name": t.name, "description": t.description} for t in types]
+    return JSONResponse({"success": True, "results": results})
+
+
+async def assessment_start(host: Host, session: AsyncSession, caller: AtsCaller, body: Any) -> JSONResponse:
+    try:
+        request = payloads.parse_start(body)
+        order = AssessmentOrder(
+            workspace_id=caller.workspace_id,
+            integration_id=caller.integration_id,
+            assessment_type_id=request.assessment_type_id,
+            external_application_id=request.application.ashby_id,
+            candidate=Candidate(
+                external_id=request.candidate.ashby_id,
+                first_name=request.candidate.first_name,
+                last_name=request.candidate.last_name,
+                email=(request.candidate.email or "").strip(),
+                profile_url=request.candidate.ashby_profile_url,
+            ),
+            job_name=request.job.name if request.job else None,
+            external_job_id=request.job.ashby_id if request.job else None,
+        )
+        started = await host.hooks.start_assessment(session=session, order=order)
+    except RequestValidationError as exc:
+        # Ashby shows this message to the recruiter who started the assessment.
+        await session.rollback()
+        logger.info("assessment.start rejected for workspace %s: field %s", caller.workspace_id, exc.field)
+        return JSONResponse({"message": exc.message}, status_code=exc.status_code)
+    return JSONResponse({"success": True, "results": {"assessment_id": started.assessment_id}})
+
+
+async def assessment_cancel(host: Host, session: AsyncSession, caller: AtsCaller, body: Any) -> JSONResponse:
+    request = payloads.parse(payloads.CancelRequest, body)
+    await host.hooks.cancel_assessment(session=session, workspace_id=caller.workspace_id, assessment_id=request.assessment_id)
+    return JSONResponse({"success": True, "results": {"assessment_id": request.assessment_id}})
+
+
+def build_routes(host: Host) -> list[Route]:
+    routes = []
+    for method, handler in (
+        ("assessment.list", assessment_list),
+        ("assessment.start", assessment_start),
+        ("assessment.cancel", assessment_cancel),
+    ):
+        view = endpoint(host, handler)
+        routes.append(Route(f"/{method}", view, methods=["POST"], name=f"ashby:{method}"))
+        routes.append(Route(f"//{method}", view, methods=["POST"]))
+    return routes

@@ -1,0 +1,124 @@
+"""The application factory.
+
+``create_app`` reads nothing from the outside world until it is called, and the lifespan
+opens and closes everything the app holds: the database engine, one HTTP client per
+connector and the delivery worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+from typing import AsyncIterator, Iterable
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from .config import Settings, load_settings
+from .db import upgrade_async
+from .delivery import DeliveryWorker
+from .host import Host
+from .logs import ConnectorCallLogger
+from .plugins import build_plugin_manager
+from .web import auth, candidate, engine_api, errors, reports, settings_pages
+
+logger = logging.getLogger(__name__)
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+def create_templates() -> Jinja2Templates:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=jinja2.select_autoescape(["html", "xml"]),
+        undefined=jinja2.StrictUndefined,
+    )
+    return Jinja2Templates(env=environment)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    extra_connectors: Iterable[tuple[str, object]] = (),
+    migrate: bool = True,
+) -> Starlette:
+    """Build the Langos app.
+
+    :param settings: the settings; read from the environment and ``plugins.toml`` when omitted.
+    :param extra_connectors: ``(name, plugin)`` pairs registered beside the discovered connectors.
+    :param migrate: apply the database migrations when the app starts.
+    """
+    settings = settings or load_settings()
+    hooks = build_plugin_manager(settings, extra_connectors)
+    host = Host(settings, hooks)
+    templates = create_templates()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if migrate:
+            await upgrade_async(settings.database_url)
+        await host.open()
+        worker = DeliveryWorker(host)
+        app.state.worker = worker
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop)) if settings.run_worker else None
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                await task
+            await host.close()
+
+    routes: list[BaseRoute] = [
+        Route("/", settings_pages.home, name="home"),
+        Route("/healthz", settings_pages.healthz, name="healthz"),
+        *auth.routes(),
+        *settings_pages.routes(),
+        *reports.routes(),
+        *candidate.routes(),
+        *engine_api.routes(),
+        Mount("/static", app=StaticFiles(directory=TEMPLATES_DIR / "static"), name="static"),
+    ]
+    for name in hooks.connectors:
+        info = hooks.info(name)
+        routes.append(
+            Mount(
+                info.mount_path,
+                routes=hooks.routes(name, host),
+                middleware=[Middleware(ConnectorCallLogger, connector=name)],
+                name=f"connector:{name}",
+            )
+        )
+
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(
+                SessionMiddleware,
+                secret_key=host.secret_key,
+                session_cookie="langos_session",
+                max_age=settings.session_max_age,
+                same_site="lax",
+                https_only=settings.public_url.startswith("https://"),
+            )
+        ],
+        exception_handlers=errors.handlers(),
+        lifespan=lifespan,
+    )
+    app.state.host = host
+    app.state.settings = settings
+    app.state.templates = templates
+    return app
+
+
+def app_from_environment() -> Starlette:
+    """Entry point for ``uvicorn --factory core.app:app_from_environment``."""
+    return create_app(load_settings())

@@ -1,0 +1,282 @@
+"""The built-in assessment engine: assessment types, candidates' sessions and scoring.
+
+It implements the assessment hooks as an ordinary plugin registered with ``trylast``, so a
+plugin that brings another engine overrides it. Every change of an assessment's state is
+written in the same transaction as the ``Delivery`` row that tells the ATS about it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .crypto import hash_token, new_token
+from .exceptions import Conflict, NotFound, RequestValidationError
+from .hookspecs import hookimpl
+from .mail import queue_invitation
+from .models import Answer, Assessment, AssessmentType, Delivery, Integration, TimelineEvent, utcnow
+from .types import AssessmentOrder, AssessmentTypeSummary, CategoryScore, StartedAssessment
+
+logger = logging.getLogger(__name__)
+
+OPEN_STATUSES = frozenset({"invited", "started"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Score:
+    """An assessment's result: a weighted percentage overall and a percentage per category."""
+
+    overall: float
+    categories: tuple[CategoryScore, ...]
+
+
+class BuiltinEngine:
+    """The default implementation of the assessment hooks."""
+
+    def __init__(self, public_url: str) -> None:
+        self.public_url = public_url
+
+    @hookimpl(trylast=True)
+    async def langos_list_assessment_types(self, session: AsyncSession, workspace_id: str) -> list[AssessmentTypeSummary]:
+        rows = await session.scalars(
+            select(AssessmentType)
+            .where(AssessmentType.workspace_id == workspace_id, AssessmentType.active.is_(True))
+            .order_by(AssessmentType.created_at, AssessmentType.name)
+        )
+        return [AssessmentTypeSummary(id=row.id, name=row.name, description=row.description) for row in rows]
+
+    @hookimpl(trylast=True)
+    async def langos_start_assessment(self, session: AsyncSession, order: AssessmentOrder) -> StartedAssessment:
+        existing = await _find_order(session, order)
+        if existing is not None:
+            return StartedAssessment(assessment_id=existing.id, created=False, status=existing.status)
+
+        assessment_type = await session.get(AssessmentType, order.assessment_type_id)
+        if assessment_type is None or assessment_type.workspace_id != order.workspace_id:
+            raise RequestValidationError(
+                f"Langos has no assessment type {order.assessment_type_id!r} for this account. "
+                "Pick an assessment from the list Langos offers, or ask your Langos admin to add it.",
+                field="assessment_type_id",
+            )
+        if not assessment_type.active:
+            raise RequestValidationError(
+                f"The Langos assessment {assessment_type.name!r} has been retired. Pick another assessment type.",
+                field="assessment_type_id",
+            )
+
+        token = new_token()
+        assessment = Assessment(
+            workspace_id=order.workspace_id,
+            integration_id=order.integration_id,
+            assessment_type_id=assessment_type.id,
+            external_application_id=order.external_application_id,
+            external_candidate_id=order.candidate.external_id,
+            candidate_first_name=order.candidate.first_name,
+            candidate_last_name=order.candidate.last_name,
+            candidate_email=order.candidate.email,
+            candidate_profile_url=order.candidate.profile_url,
+            job_name=order.job_name,
+            external_job_id=order.external_job_id,
+            candidate_token_digest=hash_token(token),
+        )
+        try:
+            async with session.begin_nested():
+                session.add(assessment)
+                await session.flush()
+        except IntegrityError:
+            # A concurrent identical order won the race; return the assessment it created.
+            existing = await _find_order(session, order)
+            if existing is None:
+                raise
+            return StartedAssessment(assessment_id=existing.id, created=False, status=existing.status)
+
+        session.add(TimelineEvent(assessment_id=assessment.id, kind="invited", detail={"email": assessment.candidate_email}))
+        queue_invitation(session, assessment, assessment_type, self.candidate_url(token))
+        logger.info("assessment %s created for application %s in workspace %s",
+                    assessment.id, order.external_application_id, order.workspace_id)
+        return StartedAssessment(assessment_id=assessment.id, created=True, status=assessment.status)
+
+    @hookimpl(trylast=True)
+    async def langos_cancel_assessment(self, session: AsyncSession, workspace_id: str, assessment_id: str) -> str:
+        assessment = await get_assessment(session, workspace_id, assessment_id)
+        if assessment.status in OPEN_STATUSES:
+            assessment.status = "cancelled"
+            assessment.cancelled_at = utcnow()
+            session.add(TimelineEvent(assessment_id=assessment.id, kind="cancelled", detail={"by": "ats"}))
+            logger.info("assessment %s cancelled by the ATS", assessment.id)
+        return assessment.status
+
+    def candidate_url(self, token: str) -> str:
+        return f"{self.public_url}/take/{token}"
+
+
+async def _find_order(session: AsyncSession, order: AssessmentOrder) -> Assessment | None:
+    return await session.scalar(
+        select(Assessment).where(
+            Assessment.integration_id == order.integration_id,
+            Assessment.external_application_id == order.external_application_id,
+            Assessment.assessment_type_id == order.assessment_type_id,
+        )
+    )
+
+
+async def get_assessment(session: AsyncSession, workspace_id: str, assessment_id: str) -> Assessment:
+    """Return the assessment, or raise ``NotFound`` when it is missing or in another workspace."""
+    assessment = await session.get(Assessment, assessment_id)
+    if assessment is None or assessment.workspace_id != workspace_id:
+        raise NotFound(f"assessment {assessment_id!r} not found")
+    return assessment
+
+
+async def find_by_token(session: AsyncSession, token: str) -> Assessment | None:
+    return await session.scalar(select(Assessment).where(Assessment.candidate_token_digest == hash_token(token)))
+
+
+def record_event(
+    session: AsyncSession,
+    assessment: Assessment,
+    kind: str,
+    detail: dict[str, Any] | None = None,
+    *,
+    at: dt.datetime | None = None,
+    external_event_id: str | None = None,
+) -> TimelineEvent:
+    event = TimelineEvent(
+        assessment_id=assessment.id, kind=kind, detail=detail, at=at or utcnow(), external_event_id=external_event_id
+    )
+    session.add(event)
+    return event
+
+
+async def queue_delivery(session: AsyncSession, assessment: Assessment, event: str, occurred_at: dt.datetime) -> None:
+    """Queue an update for the ATS that ordered ``assessment``, in the caller's transaction."""
+    if assessment.integration_id is None:
+        return
+    integration = await session.get(Integration, assessment.integration_id)
+    if integration is None:
+        return
+    session.add(
+        Delivery(
+            workspace_id=assessment.workspace_id,
+            integration_id=integration.id,
+            assessment_id=assessment.id,
+            connector=integration.connector,
+            event=event,
+            occurred_at=occurred_at,
+            next_attempt_at=utcnow(),
+        )
+    )
+
+
+def ensure_open(assessment: Assessment) -> None:
+    """Raise ``Conflict`` unless the candidate may still work on ``assessment``."""
+    if assessment.status == "cancelled":
+        raise Conflict("This assessment was cancelled by the employer and can no longer be taken.")
+    if assessment.status == "completed":
+        raise Conflict("This assessment has already been submitted.")
+
+
+async def begin(session: AsyncSession, assessment: Assessment, *, at: dt.datetime | None = None) -> bool:
+    """Mark the assessment started; return False when it already was."""
+    ensure_open(assessment)
+    if assessment.status == "started":
+        return False
+
+    now = at or utcnow()
+    assessment.status = "started"
+    assessment.started_at = now
+    record_event(session, assessment, "started", at=now)
+    await queue_delivery(session, assessment, "started", now)
+    logger.info("assessment %s started by the candidate", assessment.id)
+    return True
+
+
+async def save_answer(session: AsyncSession, assessment: Assessment, question_id: str, option: int) -> None:
+    """Store the candidate's choice for one question, replacing an earlier one."""
+    ensure_open(assessment)
+    if assessment.status != "started":
+        raise Conflict("Start the assessment before answering.")
+
+    question = _question(assessment, question_id)
+    if question is None:
+        raise RequestValidationError(f"question {question_id!r} is not part of this assessment", field="question_id")
+    if not 0 <= option < len(question.options):
+        raise RequestValidationError(
+            f"option {option!r} does not exist; choose 0 to {len(question.options) - 1}", field="option"
+        )
+
+    answer = await session.scalar(
+        select(Answer).where(Answer.assessment_id == assessment.id, Answer.question_id == question_id)
+    )
+    if answer is None:
+        session.add(Answer(assessment_id=assessment.id, question_id=question_id, selected_option=option))
+    else:
+        answer.selected_option = option
+        answer.answered_at = utcnow()
+    record_event(session, assessment, "answer", {"question_id": question_id, "option": option})
+
+
+def _question(assessment: Assessment, question_id: str) -> Any:
+    for category in assessment.assessment_type.categories:
+        for question in category.questions:
+            if question.id == question_id:
+                return question
+    return None
+
+
+async def score_answers(session: AsyncSession, assessment: Assessment) -> Score:
+    answers = {
+        row.question_id: row.selected_option
+        for row in await session.scalars(select(Answer).where(Answer.assessment_id == assessment.id))
+    }
+    categories: list[CategoryScore] = []
+    weights: list[float] = []
+    for category in assessment.assessment_type.categories:
+        possible = sum(q.points for q in category.questions)
+        earned = sum(q.points for q in category.questions if answers.get(q.id) == q.correct_option)
+        percent = round(100.0 * earned / possible, 1) if possible else 0.0
+        categories.append(CategoryScore(name=category.name, score=percent, max_score=100.0))
+        weights.append(category.weight)
+    return Score(overall=weighted_overall(categories, weights), categories=tuple(categories))
+
+
+def weighted_overall(categories: list[CategoryScore], weights: list[float]) -> float:
+    total_weight = sum(weights)
+    if not categories or total_weight <= 0:
+        return 0.0
+    return round(sum(c.score / c.max_score * 100.0 * w for c, w in zip(categories, weights)) / total_weight, 1)
+
+
+async def complete(
+    session: AsyncSession, assessment: Assessment, score: Score, *, at: dt.datetime | None = None, source: str
+) -> None:
+    """Record the result and queue the completion update for the ATS."""
+    ensure_open(assessment)
+    now = at or utcnow()
+    if assessment.status == "invited":
+        await begin(session, assessment, at=now)
+
+    assessment.status = "completed"
+    assessment.completed_at = now
+    assessment.score = score.overall
+    assessment.max_score = 100.0
+    assessment.category_scores = [dataclasses.asdict(c) for c in score.categories]
+    record_event(session, assessment, "submitted", {"source": source, "score": score.overall}, at=now)
+    await queue_delivery(session, assessment, "completed", now)
+    logger.info("assessment %s completed with score %s", assessment.id, score.overall)
+
+
+async def submit(session: AsyncSession, assessment: Assessment) -> Score:
+    """Score the candidate's answers and complete the assessment."""
+    ensure_open(assessment)
+    if assessment.status != "started":
+        raise Conflict("Start the assessment before submitting it.")
+    score = await score_answers(session, assessment)
+    await complete(session, assessment, score, source="candidate")
+    return score

@@ -1,0 +1,52 @@
+"""Logging set-up and the per-call log line of connector routes."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger("core.inbound")
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Send log records to standard error; called by the entry points only."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+class ConnectorCallLogger:
+    """ASGI middleware that logs one line per call to a connector route.
+
+    The line names the connector, the workspace the key selected (set by
+    ``Host.authenticate_ats`` on ``request.state``), the route, the status and the time
+    taken. Headers and bodies are never logged, since they carry keys and candidate data.
+    """
+
+    def __init__(self, app: ASGIApp, connector: str) -> None:
+        self.app = app
+        self.connector = connector
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        started = time.perf_counter()
+        status = 500
+        scope.setdefault("state", {})
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            workspace = scope["state"].get("workspace_id", "-")
+            logger.info(
+                "inbound connector=%s workspace=%s route=%s status=%s duration_ms=%.1f",
+                self.connector, workspace, scope.get("path", ""), status, (time.perf_counter() - started) * 1000,
+            )

@@ -1,0 +1,79 @@
+"""Helpers shared by the host's pages: rendering, the signed-in admin, CSRF and flash messages."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from ..host import Host
+from ..models import AdminUser
+
+CSRF_FIELD = "csrf_token"
+
+
+def get_host(request: Request) -> Host:
+    return request.app.state.host
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def check_csrf(request: Request, form: FormData) -> bool:
+    expected = request.session.get("csrf")
+    sent = form.get(CSRF_FIELD)
+    return bool(expected) and isinstance(sent, str) and hmac.compare_digest(expected, sent)
+
+
+def flash(request: Request, message: str, kind: str = "info") -> None:
+    request.session.setdefault("flash", []).append({"message": message, "kind": kind})
+
+
+def pop_flashes(request: Request) -> list[dict[str, str]]:
+    return request.session.pop("flash", [])
+
+
+def render(request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:
+    values = {
+        "user": getattr(request.state, "user", None),
+        "csrf_token": csrf_token(request),
+        "flashes": pop_flashes(request),
+        **(context or {}),
+    }
+    response = request.app.state.templates.TemplateResponse(request, template, values, status_code=status_code)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def current_user(request: Request, session: AsyncSession) -> AdminUser | None:
+    """Return the signed-in admin, or None; also stored on ``request.state.user`` for templates."""
+    user_id = request.session.get("user_id")
+    if not user_id:
+        return None
+    user = await session.get(AdminUser, user_id)
+    if user is None:
+        request.session.clear()
+        return None
+    request.state.user = user
+    return user
+
+
+def login_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path
+    if request.url.query:
+        target += "?" + request.url.query
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+def redirect(url: str) -> Response:
+    return RedirectResponse(url, status_code=303)

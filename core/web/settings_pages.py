@@ -1,0 +1,237 @@
+"""Settings > Integrations: connect an ATS, manage the keys it calls Langos with, watch deliveries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .. import integrations
+from ..crypto import Secret
+from ..delivery import retry_delivery
+from ..exceptions import CredentialRejected, NotFound, RequestValidationError, UpstreamError, UpstreamUnavailable
+from ..integrations import IssuedKey
+from ..models import AdminUser, ApiKey, Delivery, Integration, utcnow
+from .common import check_csrf, current_user, flash, get_host, login_redirect, redirect, render
+
+logger = logging.getLogger(__name__)
+
+STATUS_LABELS = {"not_connected": "Not connected", "connected": "Connected", "error": "Needs attention"}
+RECENT_DELIVERIES = 20
+
+
+async def home(request: Request) -> Response:
+    return redirect("/settings/integrations")
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def _connector_rows(request: Request, session: AsyncSession, user: AdminUser) -> list[dict[str, Any]]:
+    host = get_host(request)
+    now = utcnow()
+    rows = []
+    for name in host.hooks.connectors:
+        info = host.hooks.info(name)
+        integration = await integrations.get_integration(session, user.workspace_id, name)
+        keys: list[ApiKey] = []
+        deliveries: list[Delivery] = []
+        counts: dict[str, int] = {}
+        if integration is not None:
+            keys = list(
+                await session.scalars(
+                    select(ApiKey)
+                    .where(ApiKey.integration_id == integration.id, ApiKey.revoked_at.is_(None))
+                    .order_by(ApiKey.created_at.desc())
+                )
+            )
+            keys = [key for key in keys if key.is_active(now)]
+            deliveries = list(
+                await session.scalars(
+                    select(Delivery)
+                    .where(Delivery.integration_id == integration.id)
+                    .order_by(Delivery.created_at.desc())
+                    .limit(RECENT_DELIVERIES)
+                )
+            )
+            counts = dict(
+                (await session.execute(
+                    select(Delivery.status, func.count())
+                    .where(Delivery.integration_id == integration.id)
+                    .group_by(Delivery.status)
+                )).all()
+            )
+        status = integration.status if integration else "not_connected"
+        rows.append(
+            {
+                "name": name,
+                "info": info,
+                "integration": integration,
+                "status": status,
+                "status_label": STATUS_LABELS.get(status, status),
+                "keys": keys,
+                "deliveries": deliveries,
+                "counts": counts,
+                "base_url": host.connector_base_url(name),
+            }
+        )
+    return rows
+
+
+async def _page(
+    request: Request,
+    session: AsyncSession,
+    user: AdminUser,
+    *,
+    issued: IssuedKey | None = None,
+    issued_for: str | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    context = {
+        "connectors": await _connector_rows(request, session, user),
+        "issued": issued,
+        "issued_for": issued_for,
+        "errors": errors or {},
+        "overlap_hours": get_host(request).settings.key_overlap_hours,
+    }
+    return render(request, "settings/integrations.html", context, status_code=status_code)
+
+
+async def integrations_page(request: Request) -> Response:
+    async with get_host(request).session() as session:
+        user = await current_user(request, session)
+        if user is None:
+            return login_redirect(request)
+        return await _page(request, session, user)
+
+
+async def _admin_form(request: Request, session: AsyncSession) -> tuple[AdminUser, Any, str]:
+    """Return the signed-in admin, the posted form and the connector, or raise HTTPException."""
+    user = await current_user(request, session)
+    if user is None:
+        raise HTTPException(401, "Sign in to change integrations.")
+    if user.role != "admin":
+        raise HTTPException(403, "Only workspace admins can change integrations.")
+    form = await request.form()
+    if not check_csrf(request, form):
+        raise HTTPException(400, "The form expired. Reload the page and try again.")
+    connector = request.path_params["connector"]
+    if connector not in get_host(request).hooks.connectors:
+        raise HTTPException(404, f"No connector named {connector!r} is installed.")
+    return user, form, connector
+
+
+async def connect(request: Request) -> Response:
+    host = get_host(request)
+    async with host.session() as session:
+        user, form, connector = await _admin_form(request, session)
+        credential = Secret(str(form.get("credential", "")))
+        try:
+            result = await integrations.connect(
+                host, session, workspace_id=user.workspace_id, connector=connector, credential=credential, actor=user.email
+            )
+        except (RequestValidationError, CredentialRejected) as exc:
+            await session.rollback()
+            logger.info("connect %s in workspace %s rejected: %s", connector, user.workspace_id, exc)
+            return await _page(request, session, user, errors={connector: str(exc)}, status_code=400)
+        except UpstreamUnavailable as exc:
+            await session.rollback()
+            logger.warning("connect %s in workspace %s failed: %s", connector, user.workspace_id, exc)
+            message = f"Langos could not check the key because the ATS did not answer ({exc.message}). Try again in a few minutes."
+            return await _page(request, session, user, errors={connector: message}, status_code=502)
+        except UpstreamError as exc:
+            await session.rollback()
+            logger.warning("connect %s in workspace %s failed: %s", connector, user.workspace_id, exc)
+            return await _page(request, session, user, errors={connector: exc.message}, status_code=502)
+        await session.commit()
+
+        display = host.hooks.info(connector).display_name
+        flash(request, f"Connected to {display} as {result.account.label}.", "success")
+        if result.issued is None:
+            return redirect("/settings/integrations")
+        return await _page(request, session, user, issued=result.issued, issued_for=connector)
+
+
+async def _integration(session: AsyncSession, user: AdminUser, connector: str) -> Integration:
+    integration = await integrations.get_integration(session, user.workspace_id, connector)
+    if integration is None or integration.status == "not_connected":
+        raise HTTPException(409, "Connect the integration first.")
+    return integration
+
+
+async def rotate(request: Request) -> Response:
+    host = get_host(request)
+    async with host.session() as session:
+        user, _form, connector = await _admin_form(request, session)
+        integration = await _integration(session, user, connector)
+        overlap = dt.timedelta(hours=host.settings.key_overlap_hours)
+        issued = await integrations.rotate_key(host, session, integration, actor=user.email, overlap=overlap)
+        await session.commit()
+        flash(request, f"Issued a new key. The previous keys keep working for {host.settings.key_overlap_hours:g} hours.", "success")
+        return await _page(request, session, user, issued=issued, issued_for=connector)
+
+
+async def issue(request: Request) -> Response:
+    host = get_host(request)
+    async with host.session() as session:
+        user, _form, connector = await _admin_form(request, session)
+        integration = await _integration(session, user, connector)
+        issued = await integrations.issue_key(host, session, integration, actor=user.email)
+        await session.commit()
+        return await _page(request, session, user, issued=issued, issued_for=connector)
+
+
+async def revoke(request: Request) -> Response:
+    async with get_host(request).session() as session:
+        user, _form, _connector = await _admin_form(request, session)
+        try:
+            key = await integrations.revoke_key(session, user.workspace_id, request.path_params["key_id"], actor=user.email)
+        except NotFound:
+            raise HTTPException(404, "That key does not exist.") from None
+        await session.commit()
+        flash(request, f"Revoked the key {key.prefix}…; calls with it are rejected from now on.", "success")
+    return redirect("/settings/integrations")
+
+
+async def disconnect(request: Request) -> Response:
+    host = get_host(request)
+    async with host.session() as session:
+        user, _form, connector = await _admin_form(request, session)
+        integration = await _integration(session, user, connector)
+        await integrations.disconnect(session, integration, actor=user.email)
+        await session.commit()
+        flash(request, f"Disconnected {host.hooks.info(connector).display_name}. Its keys were revoked.", "success")
+    return redirect("/settings/integrations")
+
+
+async def retry(request: Request) -> Response:
+    async with get_host(request).session() as session:
+        user, _form, _connector = await _admin_form(request, session)
+        delivery = await retry_delivery(session, user.workspace_id, request.path_params["delivery_id"])
+        if delivery is None:
+            raise HTTPException(404, "That delivery does not exist.")
+        await session.commit()
+        flash(request, "The update was queued again.", "success")
+    return redirect("/settings/integrations")
+
+
+def routes() -> list[Route]:
+    prefix = "/settings/integrations"
+    return [
+        Route(prefix, integrations_page, methods=["GET"], name="integrations"),
+        Route(prefix + "/{connector}/connect", connect, methods=["POST"]),
+        Route(prefix + "/{connector}/keys", issue, methods=["POST"]),
+        Route(prefix + "/{connector}/rotate", rotate, methods=["POST"]),
+        Route(prefix + "/{connector}/keys/{key_id}/revoke", revoke, methods=["POST"]),
+        Route(prefix + "/{connector}/disconnect", disconnect, methods=["POST"]),
+        Route(prefix + "/{connector}/deliveries/{delivery_id}/retry", retry, methods=["POST"]),
+    ]
