@@ -171,20 +171,20 @@ class Hooks:
         except KeyError:
             raise PluginError(f"connector {connector!r} is not installed or not enabled", connector=connector) from None
 
-    def _call_one(self, connector: str, hook: str, **kwargs: Any) -> Any:
+    def _call_one(self, target: str, hook: str, **kwargs: Any) -> Any:
         """Call ``hook`` with every other connector left out, and return the single result."""
-        self._loaded(connector)
-        key = (connector, hook)
+        self._loaded(target)
+        key = (target, hook)
         caller = self._callers.get(key)
         if caller is None:
-            others = [loaded.plugin for name, loaded in self.connectors.items() if name != connector]
+            others = [loaded.plugin for name, loaded in self.connectors.items() if name != target]
             caller = self._callers[key] = self.manager.subset_hook_caller(hook, remove_plugins=others)
 
         results = caller(**kwargs)
         if len(results) != 1:
             raise PluginError(
-                f"hook {hook} returned {len(results)} results for connector {connector!r}, expected exactly one",
-                connector=connector,
+                f"hook {hook} returned {len(results)} results for connector {target!r}, expected exactly one",
+                connector=target,
             )
         return results[0]
 

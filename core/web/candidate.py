@@ -1,5 +1,291 @@
-"""Placeholder, replaced in the next commit."""
+"""The candidate's pages: the invitation link, the questions and submitting the answers.
+
+A candidate is not signed in. The token in the link selects the assessment, and only its
+SHA-256 digest is stored, so the token never appears in a log line or a database row.
+Form posts carry the session's CSRF token in the hidden ``csrf_token`` field; the answer
+endpoint's JSON requests carry it in the ``X-CSRF-Token`` header instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import json
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .. import engine
+from ..exceptions import Conflict, RequestValidationError
+from ..models import Answer, Assessment, TimelineEvent, utcnow
+from .common import CSRF_FIELD, check_csrf, get_host, redirect, render
+
+logger = logging.getLogger(__name__)
+
+CSRF_HEADER = "X-CSRF-Token"
+ANSWER_FIELD_PREFIX = "q_"
+# Reloading the page records at most one "opened" event per interval.
+OPENED_EVENT_INTERVAL = dt.timedelta(minutes=1)
+
+INVALID_LINK = "This link is not valid. Check the link in your invitation email."
+FORM_EXPIRED = "The form expired. Reload the page and try again."
+SUBMITTED = "Thank you, your answers were submitted. You can close this page."
 
 
-def routes() -> list:
-    return []
+def _message(
+    request: Request, title: str, message: str, status_code: int, *, back_url: str | None = None
+) -> Response:
+    context = {"title": title, "message": message, "back_url": back_url}
+    return _no_referrer(render(request, "candidate/message.html", context, status_code=status_code))
+
+
+def _no_referrer(response: Response) -> Response:
+    # The URL contains the candidate's token; keep it out of Referer headers.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _invalid_link(request: Request) -> Response:
+    return _message(request, "Link not valid", INVALID_LINK, 404)
+
+
+def _take_url(token: str) -> str:
+    return f"/take/{token}"
+
+
+async def _find(session: AsyncSession, request: Request) -> Assessment | None:
+    return await engine.find_by_token(session, request.path_params["token"])
+
+
+async def _record_opened(session: AsyncSession, assessment: Assessment) -> None:
+    last = await session.scalar(
+        select(TimelineEvent.at)
+        .where(TimelineEvent.assessment_id == assessment.id, TimelineEvent.kind == "opened")
+        .order_by(TimelineEvent.at.desc())
+        .limit(1)
+    )
+    if last is None or utcnow() - last >= OPENED_EVENT_INTERVAL:
+        engine.record_event(session, assessment, "opened")
+
+
+async def _saved_answers(session: AsyncSession, assessment_id: str) -> dict[str, int]:
+    rows = await session.scalars(select(Answer).where(Answer.assessment_id == assessment_id))
+    return {row.question_id: row.selected_option for row in rows}
+
+
+def _sections(assessment: Assessment, saved: dict[str, int]) -> list[dict[str, Any]]:
+    """Group the questions by category and number them across the whole assessment."""
+    sections = []
+    number = 0
+    for category in assessment.assessment_type.categories:
+        questions = []
+        for question in category.questions:
+            number += 1
+            questions.append(
+                {
+                    "id": question.id,
+                    "number": number,
+                    "prompt": question.prompt,
+                    "options": list(question.options),
+                    "selected": saved.get(question.id),
+                }
+            )
+        sections.append({"name": category.name, "questions": questions})
+    return sections
+
+
+def _question_count(assessment: Assessment) -> int:
+    return sum(len(category.questions) for category in assessment.assessment_type.categories)
+
+
+async def _status_page(request: Request, session: AsyncSession, assessment: Assessment, token: str) -> Response:
+    if assessment.status == "completed":
+        return _message(request, "Answers submitted", SUBMITTED, 200)
+    try:
+        engine.ensure_open(assessment)
+    except Conflict as exc:
+        return _message(request, "Assessment closed", str(exc), 410)
+
+    context: dict[str, Any] = {
+        "assessment": assessment,
+        "assessment_type": assessment.assessment_type,
+        "question_count": _question_count(assessment),
+        "take_url": _take_url(token),
+    }
+    if assessment.status == "invited":
+        return _no_referrer(render(request, "candidate/welcome.html", context))
+
+    saved = await _saved_answers(session, assessment.id)
+    context["sections"] = _sections(assessment, saved)
+    context["answered"] = len(saved)
+    return _no_referrer(render(request, "candidate/questions.html", context))
+
+
+async def take_page(request: Request) -> Response:
+    async with get_host(request).session() as session:
+        assessment = await _find(session, request)
+        if assessment is None:
+            return _invalid_link(request)
+
+        await _record_opened(session, assessment)
+        await session.commit()
+        return await _status_page(request, session, assessment, request.path_params["token"])
+
+
+async def start(request: Request) -> Response:
+    token = request.path_params["token"]
+    async with get_host(request).session() as session:
+        assessment = await _find(session, request)
+        if assessment is None:
+            return _invalid_link(request)
+
+        form = await request.form()
+        if not check_csrf(request, form):
+            return _message(request, "Form expired", FORM_EXPIRED, 400, back_url=_take_url(token))
+
+        try:
+            await engine.begin(session, assessment)
+        except Conflict as exc:
+            await session.rollback()
+            logger.info("start of assessment %s rejected: %s", assessment.id, exc)
+            return _message(request, "Cannot start", str(exc), 409, back_url=_take_url(token))
+        await session.commit()
+    return redirect(_take_url(token))
+
+
+def _parse_option(value: Any) -> int:
+    """Return the chosen option index from a JSON number or a form string."""
+    if isinstance(value, bool):
+        value = None
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            value = None
+    if not isinstance(value, int):
+        raise RequestValidationError(
+            f"option {value!r} is invalid; send the index of the chosen option as a whole number, starting at 0",
+            field="option",
+        )
+    return value
+
+
+def _parse_question_id(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise RequestValidationError(
+            "question_id is missing; send the id of the question being answered", field="question_id"
+        )
+    return value.strip()
+
+
+def _header_csrf_ok(request: Request) -> bool:
+    expected = request.session.get("csrf")
+    sent = request.headers.get(CSRF_HEADER, "")
+    # Compare bytes: compare_digest rejects str arguments that are not ASCII.
+    return bool(expected) and bool(sent) and hmac.compare_digest(expected.encode(), sent.encode())
+
+
+async def _answer_input(request: Request) -> tuple[bool, Any]:
+    """Return whether the CSRF token matched, and the posted answer as a mapping."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError):
+            raise RequestValidationError(
+                "The request body is not valid JSON; send {\"question_id\": ..., \"option\": ...}.",
+                field="body",
+                status_code=400,
+            ) from None
+        if not isinstance(body, dict):
+            raise RequestValidationError("The request body must be a JSON object.", field="body", status_code=400)
+        return _header_csrf_ok(request), body
+
+    form = await request.form()
+    return check_csrf(request, form) or _header_csrf_ok(request), form
+
+
+def _json_error(exc: RequestValidationError) -> JSONResponse:
+    return JSONResponse({"error": exc.message, "field": exc.field}, status_code=exc.status_code)
+
+
+async def answer(request: Request) -> Response:
+    async with get_host(request).session() as session:
+        assessment = await _find(session, request)
+        if assessment is None:
+            return JSONResponse({"error": INVALID_LINK}, status_code=404)
+
+        try:
+            csrf_ok, posted = await _answer_input(request)
+            if not csrf_ok:
+                return JSONResponse({"error": FORM_EXPIRED, "field": CSRF_FIELD}, status_code=403)
+            question_id = _parse_question_id(posted.get("question_id"))
+            option = _parse_option(posted.get("option"))
+            await engine.save_answer(session, assessment, question_id, option)
+        except RequestValidationError as exc:
+            await session.rollback()
+            logger.info("answer for assessment %s rejected: field %s: %s", assessment.id, exc.field, exc.message)
+            return _json_error(exc)
+        except Conflict as exc:
+            await session.rollback()
+            logger.info("answer for assessment %s rejected: %s", assessment.id, exc)
+            return JSONResponse({"error": str(exc)}, status_code=409)
+        await session.commit()
+    return JSONResponse({"saved": True})
+
+
+async def _save_posted_answers(session: AsyncSession, assessment: Assessment, form: FormData) -> None:
+    """Save the answers in the submitted form that differ from the saved ones.
+
+    Answers the page already saved on change are skipped, so the timeline shows each
+    choice once.
+    """
+    saved = await _saved_answers(session, assessment.id)
+    for name, value in form.multi_items():
+        if not name.startswith(ANSWER_FIELD_PREFIX):
+            continue
+        question_id = name[len(ANSWER_FIELD_PREFIX):]
+        option = _parse_option(value)
+        if saved.get(question_id) != option:
+            await engine.save_answer(session, assessment, question_id, option)
+            saved[question_id] = option
+
+
+async def submit(request: Request) -> Response:
+    token = request.path_params["token"]
+    async with get_host(request).session() as session:
+        assessment = await _find(session, request)
+        if assessment is None:
+            return _invalid_link(request)
+
+        form = await request.form()
+        if not check_csrf(request, form):
+            return _message(request, "Form expired", FORM_EXPIRED, 400, back_url=_take_url(token))
+
+        try:
+            await _save_posted_answers(session, assessment, form)
+            await engine.submit(session, assessment)
+        except RequestValidationError as exc:
+            await session.rollback()
+            logger.info("submit of assessment %s rejected: field %s: %s", assessment.id, exc.field, exc.message)
+            return _message(request, "Answers not saved", exc.message, 422, back_url=_take_url(token))
+        except Conflict as exc:
+            await session.rollback()
+            logger.info("submit of assessment %s rejected: %s", assessment.id, exc)
+            return _message(request, "Cannot submit", str(exc), 409, back_url=_take_url(token))
+        await session.commit()
+    return redirect(_take_url(token))
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/take/{token}", take_page, methods=["GET"], name="take"),
+        Route("/take/{token}/start", start, methods=["POST"]),
+        Route("/take/{token}/answer", answer, methods=["POST"]),
+        Route("/take/{token}/submit", submit, methods=["POST"]),
+    ]

@@ -77,7 +77,7 @@ async def _connector_rows(request: Request, session: AsyncSession, user: AdminUs
                 "integration": integration,
                 "status": status,
                 "status_label": STATUS_LABELS.get(status, status),
-                "keys": keys,
+                "api_keys": keys,
                 "deliveries": deliveries,
                 "counts": counts,
                 "base_url": host.connector_base_url(name),

@@ -42,7 +42,10 @@ class ApiError(Exception):
 
 
 def error_envelope(code: str, message: str) -> dict[str, Any]:
-    """Build Ashby's error body; ``errors`` repeats the code because older clients read it."""
+    """Build Ashby's error body.
+
+    ``errors`` repeats the code because Ashby marks that list deprecated but older clients still read it.
+    """
     return {
         "success": False,
         "errors": [code],
@@ -121,7 +124,7 @@ async def api_key_info(request: Request) -> JSONResponse:
 
 
 async def assessment_update(request: Request) -> JSONResponse:
-    """Validate and record an assessment update, or fail it as injected into the state."""
+    """Validate and record an assessment update, unless an injected failure is due."""
     state: FakeAshbyState = request.app.state.fake
     api_key = authenticate(request, state)
     require_scope(api_key, CANDIDATES_WRITE, "assessment.update")
@@ -183,7 +186,9 @@ def _injected_failure_response(state: FakeAshbyState, failure: InjectedFailure, 
     message = f"Injected failure: the fake Ashby returned HTTP {failure.status}."
     record = state.record_update(body, error=message)
     logger.info(
-        "Failed assessment.update for assessment %s with injected HTTP %s", record.assessment_id, failure.status
+        "Failed assessment.update for assessment %s with injected HTTP %s",
+        record.assessment_id,
+        failure.status,
     )
     return JSONResponse(error_envelope(code, message), failure.status, headers=headers)
 

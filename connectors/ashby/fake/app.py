@@ -26,7 +26,7 @@ def create_fake_ashby(
     :param api_keys: maps each Ashby API key to its scopes; None gives the demo key and the
         read-only key from ``seed.DEFAULT_API_KEYS``.
     :param langos_base_url: the base URL that Ashby joins with ``assessment.list`` and the
-        other partner methods; it can also be set on the page or at ``/_fake/langos/config``.
+        other partner methods. The page and ``/_fake/langos/config`` can also set it.
     :param langos_api_key: the key that Langos issued, sent as the HTTP Basic username.
     :param langos_transport: an httpx transport for the calls to Langos, for example an
         ``httpx.ASGITransport`` around the Langos app in tests; None uses the network.

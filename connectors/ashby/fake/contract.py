@@ -26,8 +26,9 @@ SINGLE_DATA_POINT_FIELDS = (
 )
 UPDATE_KEYS = frozenset({"assessment_id", "timestamp", "metadata", *SINGLE_DATA_POINT_FIELDS})
 
-# Epoch milliseconds reach 10**12 in September 2001, while epoch seconds stay below it
-# until the year 33658. Epoch microseconds passed 10**14 in 1973.
+# Epoch milliseconds passed 10**12 in September 2001, and epoch seconds stay below it until
+# the year 33658. Epoch microseconds passed 10**14 in 1973, and milliseconds stay below it
+# until the year 5138.
 MIN_TIMESTAMP_MS = 10**12
 MAX_TIMESTAMP_MS = 10**14
 
@@ -37,7 +38,10 @@ _UUID_PATTERN = re.compile(
 
 
 class ContractError(ValueError):
-    """A request body breaks the contract; ``field`` is the JSON path of the offending value."""
+    """Error raised when a request body breaks the contract.
+
+    ``field`` is the JSON path of the invalid value, and ``problem`` states what is expected.
+    """
 
     def __init__(self, field: str, problem: str) -> None:
         super().__init__(f"{field}: {problem}")
@@ -48,8 +52,8 @@ class ContractError(ValueError):
 def validate_update(body: Any) -> None:
     """Raise ContractError unless ``body`` is a valid ``assessment.update`` request body.
 
-    The first problem found is raised. Its message starts with the JSON path of the field,
-    for example ``metadata[1].identifier``, and says what is expected.
+    Only the first problem found is raised. Its message starts with the JSON path of the
+    field, for example ``metadata[1].identifier``, and then states what is expected.
     """
     if not isinstance(body, dict):
         raise ContractError("body", f"expected a JSON object, got {_describe(body)}")
@@ -57,7 +61,7 @@ def validate_update(body: Any) -> None:
     unknown = sorted(set(body) - UPDATE_KEYS)
     if unknown:
         allowed = ", ".join(sorted(UPDATE_KEYS))
-        raise ContractError(unknown[0], f"unknown field; the allowed fields are {allowed}")
+        raise ContractError(unknown[0], f"unknown field. The allowed fields are {allowed}")
 
     _validate_assessment_id(body)
     _validate_timestamp(body)
@@ -68,12 +72,12 @@ def validate_update(body: Any) -> None:
 
     if "assessment_status" not in body and "cancelled_reason" not in body:
         raise ContractError(
-            "assessment_status", "missing; it is required unless cancelled_reason is given"
+            "assessment_status", "missing. It is required unless cancelled_reason is given"
         )
 
     if "assessment_result" in body and "assessment_profile_url" not in body:
         raise ContractError(
-            "assessment_profile_url", "missing; it is required when assessment_result is given"
+            "assessment_profile_url", "missing. It is required when assessment_result is given"
         )
 
     profile_url = body.get("assessment_profile_url")
@@ -90,13 +94,15 @@ def validate_data_point(point: Any, path: str) -> None:
     """Raise ContractError unless ``point`` is a data point whose value matches its type."""
     if not isinstance(point, dict):
         raise ContractError(
-            path, f"expected a data point object, got {_describe(point)}; leave the key out instead of sending null"
+            path,
+            f"expected a data point object, got {_describe(point)}. "
+            "To send no data point, leave the key out instead of sending null",
         )
 
     unknown = sorted(set(point) - DATA_POINT_KEYS)
     if unknown:
         allowed = ", ".join(sorted(DATA_POINT_KEYS))
-        raise ContractError(f"{path}.{unknown[0]}", f"unknown field; a data point has only {allowed}")
+        raise ContractError(f"{path}.{unknown[0]}", f"unknown field. A data point has only {allowed}")
 
     identifier = point.get("identifier")
     if not isinstance(identifier, str) or not identifier:
@@ -122,18 +128,19 @@ def validate_data_point(point: Any, path: str) -> None:
 
 def _validate_assessment_id(body: dict[str, Any]) -> None:
     if "assessment_id" not in body:
-        raise ContractError("assessment_id", "missing; expected the uuid returned by assessment.start")
+        raise ContractError("assessment_id", "missing. Expected the uuid that assessment.start returned")
 
     value = body["assessment_id"]
     if not isinstance(value, str) or not _UUID_PATTERN.fullmatch(value):
         raise ContractError(
-            "assessment_id", f"expected a uuid string like '9d4e1c2a-7b3f-4e8d-a1c5-6f2b0e9d8c71', got {value!r}"
+            "assessment_id",
+            f"expected a uuid string like '9d4e1c2a-7b3f-4e8d-a1c5-6f2b0e9d8c71', got {value!r}",
         )
 
 
 def _validate_timestamp(body: dict[str, Any]) -> None:
     if "timestamp" not in body:
-        raise ContractError("timestamp", "missing; expected integer milliseconds since the Unix epoch")
+        raise ContractError("timestamp", "missing. Expected integer milliseconds since the Unix epoch")
 
     value = body["timestamp"]
     if isinstance(value, bool) or not isinstance(value, int):
@@ -142,11 +149,12 @@ def _validate_timestamp(body: dict[str, Any]) -> None:
         )
     if value < MIN_TIMESTAMP_MS:
         raise ContractError(
-            "timestamp", f"{value} looks like seconds; expected milliseconds since the Unix epoch"
+            "timestamp", f"expected milliseconds since the Unix epoch, got {value}, which looks like seconds"
         )
     if value >= MAX_TIMESTAMP_MS:
         raise ContractError(
-            "timestamp", f"{value} looks like microseconds; expected milliseconds since the Unix epoch"
+            "timestamp",
+            f"expected milliseconds since the Unix epoch, got {value}, which looks like microseconds",
         )
 
 
@@ -162,27 +170,32 @@ def _validate_metadata(metadata: Any) -> None:
         identifier = point["identifier"]
         if identifier in seen:
             raise ContractError(
-                f"{path}.identifier", f"duplicate identifier {identifier!r}; each metadata identifier must be unique"
+                f"{path}.identifier",
+                f"duplicate identifier {identifier!r}. Each metadata identifier must be unique",
             )
         seen.add(identifier)
 
 
 def _validate_value(point_type: str, value: Any, path: str) -> None:
     if point_type in ("numeric_score", "numeric_duration_minutes"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ContractError(path, f"expected a finite number for type {point_type}, got {_describe(value)}")
+        valid = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+        expected = "a finite number"
     elif point_type == "boolean_success":
-        if not isinstance(value, bool):
-            raise ContractError(path, f"expected true or false for type boolean_success, got {_describe(value)}")
+        valid = isinstance(value, bool)
+        expected = "true or false"
     elif point_type == "url":
-        if not is_absolute_http_url(value):
-            raise ContractError(path, f"expected an absolute http(s) URL for type url, got {_describe(value)}")
-    elif not isinstance(value, str):
-        raise ContractError(path, f"expected a string for type string, got {_describe(value)}")
+        valid = is_absolute_http_url(value)
+        expected = "an absolute http(s) URL"
+    else:
+        valid = isinstance(value, str)
+        expected = "a string"
+
+    if not valid:
+        raise ContractError(path, f"expected {expected} for type {point_type}, got {_describe(value)}")
 
 
 def is_absolute_http_url(value: Any) -> bool:
-    """Return whether ``value`` is a string holding an absolute http or https URL with a host."""
+    """Return whether ``value`` is a string that contains an absolute http or https URL with a host."""
     if not isinstance(value, str):
         return False
 

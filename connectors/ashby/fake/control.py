@@ -8,6 +8,7 @@ HTTP 400 with ``{"error": "<field>: <what is expected>"}``.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from typing import Any
 
@@ -19,6 +20,8 @@ from .contract import is_absolute_http_url
 from .langos import LangosClient, LangosNotConfigured, build_start_body
 from .recruiter import ActionResult, cancel_assessment, list_assessment_types, start_assessment
 from .state import FakeAshbyState
+
+logger = logging.getLogger(__name__)
 
 
 class ControlError(Exception):
@@ -32,6 +35,9 @@ class ControlError(Exception):
 
 async def control_error_response(request: Request, exc: ControlError) -> JSONResponse:
     """Render a ControlError as ``{"error": message}``."""
+    logger.info(
+        "Rejected %s %s with HTTP %s: %s", request.method, request.url.path, exc.status_code, exc.message
+    )
     return JSONResponse({"error": exc.message}, exc.status_code)
 
 
@@ -57,7 +63,11 @@ async def list_api_key_checks(request: Request) -> JSONResponse:
 
 
 async def inject_failures(request: Request) -> JSONResponse:
-    """Queue failures for ``assessment.update`` from ``{"count", "status", "retry_after", "failure_rate"}``."""
+    """Queue failures for ``assessment.update`` and set the random failure rate.
+
+    The JSON body has ``count``, ``status`` (default 500), ``retry_after`` in seconds and
+    ``failure_rate``, all optional.
+    """
     state: FakeAshbyState = request.app.state.fake
     payload = await _read_json_object(request)
     try:
@@ -131,8 +141,9 @@ async def send_cancel(request: Request) -> JSONResponse:
 def validate_langos_config(base_url: Any, api_key: Any) -> None:
     """Raise ControlError unless the base URL is an absolute http(s) URL and the key a non-empty string."""
     if not is_absolute_http_url(base_url):
+        example = "http://127.0.0.1:8000/ashby"
         raise ControlError(
-            400, f"base_url: expected an absolute http(s) URL such as 'http://127.0.0.1:8000/ashby', got {base_url!r}"
+            400, f"base_url: expected an absolute http(s) URL such as {example!r}, got {base_url!r}"
         )
     if not isinstance(api_key, str) or not api_key.strip():
         raise ControlError(400, "api_key: expected the non-empty API key that Langos issued")
@@ -152,7 +163,9 @@ def _build_body(
         candidate = state.find_candidate(reference) if isinstance(reference, (str, int)) else None
         if candidate is None:
             raise ControlError(
-                404, f"candidate: no seeded candidate has the Ashby id or index {reference!r}; send an object instead"
+                404,
+                f"candidate: no seeded candidate has the Ashby id or index {reference!r}. "
+                "Send a seeded candidate's id or index, or a candidate object",
             )
         body = build_start_body(candidate, assessment_type_id, ashby_base_url)
         candidate_id = candidate.ashby_id
@@ -168,7 +181,9 @@ def _require_assessment_type_id(state: FakeAshbyState, value: Any) -> str:
         value = state.plan_assessment_type_id
     if not isinstance(value, str) or not value:
         raise ControlError(
-            400, f"assessment_type_id: expected a non-empty string, and the interview plan has no type, got {value!r}"
+            400,
+            f"assessment_type_id: expected a non-empty string because the interview plan "
+            f"has no type, got {value!r}",
         )
     return value
 

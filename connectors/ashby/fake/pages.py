@@ -8,6 +8,7 @@ parameters.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from .langos import LangosClient, LangosNotConfigured, build_start_body
 from .recruiter import ActionResult, cancel_assessment, list_assessment_types, start_assessment
 from .state import FakeAshbyState
 
+logger = logging.getLogger(__name__)
+
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 RECENT_LIMIT = 10
 
@@ -32,6 +35,8 @@ def build_templates() -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
         autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
     return Jinja2Templates(env=env)
@@ -58,14 +63,37 @@ async def index(request: Request) -> Response:
         "plan_type": state.find_assessment_type(state.plan_assessment_type_id or ""),
         "notice": request.query_params.get("notice"),
         "level": "error" if request.query_params.get("level") == "error" else "success",
-        "recent_calls": list(reversed(state.langos_calls[-RECENT_LIMIT:])),
-        "recent_updates": list(reversed(state.updates[-RECENT_LIMIT:])),
+        "traffic": _recent_traffic(state),
     }
     return request.app.state.templates.TemplateResponse(request, "index.html", context)
 
 
+def _recent_traffic(state: FakeAshbyState) -> list[dict[str, Any]]:
+    """Return the latest calls in both directions, newest first, as rows for the traffic table."""
+    rows = [
+        {
+            "at": call.sent_at,
+            "call": f"Ashby → Langos {call.endpoint}",
+            "ok": call.status is not None and call.status < 400,
+            "outcome": call.error or f"HTTP {call.status}",
+        }
+        for call in state.langos_calls[-RECENT_LIMIT:]
+    ]
+    rows += [
+        {
+            "at": record.received_at,
+            "call": f"Langos → Ashby {record.source} {record.assessment_id or ''}".rstrip(),
+            "ok": record.accepted,
+            "outcome": "accepted" if record.accepted else f"rejected: {record.error}",
+        }
+        for record in state.updates[-RECENT_LIMIT:]
+    ]
+    rows.sort(key=lambda row: row["at"], reverse=True)
+    return rows[:RECENT_LIMIT]
+
+
 async def save_config(request: Request) -> Response:
-    """Save the Langos base URL and key; an empty key field keeps the saved key."""
+    """Save the Langos base URL and key. An empty key field keeps the saved key."""
     state: FakeAshbyState = request.app.state.fake
     form = await request.form()
     base_url = _form_text(form, "base_url")
@@ -95,7 +123,8 @@ async def add_to_plan(request: Request) -> Response:
         return _back(request, "Pick an assessment type from the list that Langos returned.", ok=False)
 
     state.plan_assessment_type_id = assessment_type["assessment_type_id"]
-    return _back(request, f"Added {assessment_type.get('name', 'the assessment')} to the interview plan.", ok=True)
+    name = assessment_type.get("name") or "the assessment"
+    return _back(request, f"Added {name} to the interview plan.", ok=True)
 
 
 async def start(request: Request) -> Response:
@@ -106,14 +135,15 @@ async def start(request: Request) -> Response:
     if candidate is None:
         return _back(request, "Candidate not found.", ok=False)
 
+    anchor = f"candidate-{candidate.ashby_id}"
     assessment_type_id = _form_text(form, "assessment_type_id") or state.plan_assessment_type_id
     if not assessment_type_id:
-        return _back(request, "Pick an assessment type first.", ok=False, anchor=f"candidate-{candidate.ashby_id}")
+        return _back(request, "Pick an assessment type first.", ok=False, anchor=anchor)
 
     body = build_start_body(candidate, assessment_type_id, str(request.url_for("index")))
     client: LangosClient = request.app.state.langos
     action = start_assessment(state, client, body, candidate_id=candidate.ashby_id)
-    return await _act(request, action, anchor=f"candidate-{candidate.ashby_id}")
+    return await _act(request, action, anchor=anchor)
 
 
 async def cancel(request: Request) -> Response:
@@ -138,6 +168,9 @@ async def _act(request: Request, action: Any, anchor: str | None = None) -> Resp
 
 
 def _back(request: Request, notice: str, *, ok: bool, anchor: str | None = None) -> RedirectResponse:
+    if not ok:
+        logger.info("Recruiter action %s failed: %s", request.url.path, notice)
+
     url = request.url_for("index").include_query_params(notice=notice, level="success" if ok else "error")
     target = f"{url}#{anchor}" if anchor else str(url)
     return RedirectResponse(target, status_code=303)

@@ -1,4 +1,4 @@
-"""What a recruiter does in Ashby that reaches Langos: test the key, start and cancel assessments.
+"""Recruiter actions in Ashby that call Langos: testing the key, starting and cancelling assessments.
 
 Each action sends one call through ``LangosClient``, stores what Ashby would keep from the
 reply in the state, and returns an ``ActionResult`` whose message the page or the JSON
@@ -17,7 +17,7 @@ from .state import FakeAshbyState, LangosCall, StartedAssessment, utc_now
 
 @dataclasses.dataclass(frozen=True)
 class ActionResult:
-    """The outcome of one recruiter action; ``message`` is written for the recruiter."""
+    """The outcome of one recruiter action, with a ``message`` written for the recruiter."""
 
     call: LangosCall
     ok: bool
@@ -106,16 +106,17 @@ def _judge_start_reply(
 
     results = reply.get("results") if isinstance(reply, dict) else None
     assessment_id = results.get("assessment_id") if isinstance(results, dict) else None
-    if call.status != 200 or not _is_success(reply) or not isinstance(assessment_id, str) or not assessment_id:
+    started = call.status == 200 and _is_success(reply) and isinstance(assessment_id, str) and assessment_id
+    if not started:
         return ActionResult(call, False, f"Langos did not start the assessment: {_describe_failure(call)}")
 
-    assessment_type_id = body.get("assessment_type_id")
-    assessment_type = state.find_assessment_type(assessment_type_id) if isinstance(assessment_type_id, str) else None
+    assessment_type_id = str(body.get("assessment_type_id"))
+    assessment_type = state.find_assessment_type(assessment_type_id)
     state.record_started(
         StartedAssessment(
             assessment_id=assessment_id,
             candidate_id=candidate_id,
-            assessment_type_id=str(assessment_type_id),
+            assessment_type_id=assessment_type_id,
             assessment_type_name=assessment_type.get("name") if assessment_type else None,
             started_at=utc_now(),
         )
@@ -135,7 +136,8 @@ def _record_inline_update(state: FakeAshbyState, update: Any, assessment_id: str
         error = str(exc)
 
     if error is None and update["assessment_id"] != assessment_id:
-        error = f"assessment_id: expected {assessment_id!r} from the start reply, got {update['assessment_id']!r}"
+        got = update["assessment_id"]
+        error = f"assessment_id: expected {assessment_id!r} from the start reply, got {got!r}"
 
     state.record_update(update, error=error, source="assessment.start reply")
     if error is not None:

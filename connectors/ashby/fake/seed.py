@@ -43,7 +43,7 @@ class Job:
 
 @dataclasses.dataclass(frozen=True)
 class Candidate:
-    """A candidate with one application to ``job``; ``email`` is None when Ashby has none."""
+    """A candidate with one application to ``job``. ``email`` is None when Ashby has no address."""
 
     ashby_id: str
     first_name: str
@@ -83,7 +83,7 @@ BACKEND_ENGINEER = Job(
 
 
 def seed_candidates() -> list[Candidate]:
-    """Return the demo candidates; the last one has no email address."""
+    """Return the demo candidates. The last one has no email address."""
     return [
         Candidate(
             ashby_id="0b7c3f5e-2d1a-4f8e-9c66-5a2b1e7d4c90",

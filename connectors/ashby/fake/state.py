@@ -32,7 +32,7 @@ def _to_json(record: Any) -> dict[str, Any]:
 
 @dataclasses.dataclass(frozen=True)
 class ApiKey:
-    """An Ashby API key with its title and permission scopes; the key itself is left out of the repr."""
+    """An Ashby API key with its title and permission scopes. The repr leaves out the key itself."""
 
     key: str = dataclasses.field(repr=False)
     title: str
@@ -42,7 +42,7 @@ class ApiKey:
 
 @dataclasses.dataclass(frozen=True)
 class ApiKeyCheck:
-    """One ``apiKey.info`` call; ``key_title`` is None when the key was missing or unknown."""
+    """One ``apiKey.info`` call. ``key_title`` is None when the key was missing or unknown."""
 
     received_at: dt.datetime
     status: int
@@ -83,7 +83,7 @@ class InjectedFailure:
 
 @dataclasses.dataclass(frozen=True)
 class LangosCall:
-    """One call from the fake to Langos; ``status`` is None when no response arrived."""
+    """One call from the fake to Langos. ``status`` is None when no response arrived."""
 
     endpoint: str
     url: str
@@ -117,7 +117,7 @@ class StartedAssessment:
 
 @dataclasses.dataclass
 class AssessmentView:
-    """What Ashby shows for one assessment after merging its accepted updates.
+    """Ashby's view of one assessment, merged from its accepted updates.
 
     The data-point fields contain the data point objects as Langos sent them.
     ``metadata`` maps each identifier to its newest data point.

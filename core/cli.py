@@ -1,0 +1,393 @@
+"""The ``langos`` command: run the server or the demo, and script what the settings page does.
+
+Secrets are read from standard input (``langos connect`` reads the ATS key there) and an
+issued Langos key is printed once to standard output; neither is ever logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import getpass
+import json
+import logging
+import sys
+from typing import AsyncIterator, Sequence
+
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+
+from . import integrations, seed
+from .config import Settings, load_settings
+from .crypto import Secret
+from .db import upgrade_async
+from .delivery import DeliveryWorker, retry_delivery
+from .exceptions import LangosError
+from .host import Host
+from .logs import configure_logging
+from .models import ApiKey, Delivery, Email, Workspace
+from .plugins import build_plugin_manager
+
+logger = logging.getLogger(__name__)
+
+
+class CommandError(Exception):
+    """A command failed in a way the user can fix; the message says how."""
+
+
+@contextlib.asynccontextmanager
+async def open_host(settings: Settings) -> AsyncIterator[Host]:
+    await upgrade_async(settings.database_url)
+    host = Host(settings, build_plugin_manager(settings))
+    await host.open()
+    try:
+        yield host
+    finally:
+        await host.close()
+
+
+async def _workspace(host: Host, slug: str) -> Workspace:
+    async with host.session() as session:
+        workspace = await seed.get_workspace(session, slug)
+    if workspace is None:
+        raise CommandError(f"no workspace {slug!r}; create it with `langos workspace create {slug}`")
+    return workspace
+
+
+def _check_connector(host: Host, connector: str) -> None:
+    if connector not in host.hooks.connectors:
+        installed = ", ".join(host.hooks.connectors) or "none"
+        raise CommandError(f"connector {connector!r} is not installed or enabled; installed: {installed}")
+
+
+def _read_secret(prompt: str) -> str:
+    if sys.stdin.isatty():
+        return getpass.getpass(prompt)
+    return sys.stdin.readline().strip()
+
+
+def _print_issued(issued: integrations.IssuedKey) -> None:
+    print(f"Langos API key (shown once): {issued.key.reveal()}")
+    if issued.instructions is not None:
+        print(f"Base URL: {issued.instructions.base_url}")
+        for number, step in enumerate(issued.instructions.steps, start=1):
+            print(f"  {number}. {step}")
+
+
+# Commands
+
+
+async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
+    await upgrade_async(settings.database_url)
+    print("database is up to date")
+
+
+async def cmd_workspace_create(settings: Settings, args: argparse.Namespace) -> None:
+    async with open_host(settings) as host, host.session() as session:
+        workspace = await seed.create_workspace(session, args.slug, args.name or args.slug)
+        if args.demo_assessments:
+            await seed.add_assessment_types(session, workspace, seed.DEMO_ASSESSMENT_TYPES)
+        await session.commit()
+    print(f"created workspace {workspace.slug} ({workspace.id})")
+
+
+async def cmd_admin_create(settings: Settings, args: argparse.Namespace) -> None:
+    password = _read_secret("Password: ")
+    async with open_host(settings) as host:
+        workspace = await _workspace(host, args.workspace)
+        async with host.session() as session:
+            user = await seed.create_admin(session, workspace, args.email, password, role=args.role)
+            await session.commit()
+    print(f"created {user.role} {user.email} in workspace {workspace.slug}")
+
+
+async def cmd_connect(settings: Settings, args: argparse.Namespace) -> None:
+    credential = _read_secret(f"{args.connector} API key: ")
+    async with open_host(settings) as host:
+        _check_connector(host, args.connector)
+        workspace = await _workspace(host, args.workspace)
+        async with host.session() as session:
+            result = await integrations.connect(
+                host, session, workspace_id=workspace.id, connector=args.connector,
+                credential=Secret(credential), actor=args.actor,
+            )
+            await session.commit()
+    print(f"connected {args.connector} for workspace {workspace.slug} (account: {result.account.label})")
+    if result.issued is not None:
+        _print_issued(result.issued)
+    else:
+        print("the existing Langos API keys stay active; issue another with `langos keys issue`")
+
+
+async def _connected(host: Host, slug: str, connector: str):  # type: ignore[no-untyped-def]
+    _check_connector(host, connector)
+    workspace = await _workspace(host, slug)
+    async with host.session() as session:
+        integration = await integrations.get_integration(session, workspace.id, connector)
+    if integration is None or integration.status == "not_connected":
+        raise CommandError(f"{connector} is not connected in workspace {slug!r}; run `langos connect` first")
+    return workspace, integration
+
+
+async def cmd_keys_issue(settings: Settings, args: argparse.Namespace) -> None:
+    async with open_host(settings) as host:
+        _, integration = await _connected(host, args.workspace, args.connector)
+        async with host.session() as session:
+            integration = await session.merge(integration)
+            if args.rotate:
+                overlap = dt.timedelta(hours=settings.key_overlap_hours if args.overlap_hours is None else args.overlap_hours)
+                issued = await integrations.rotate_key(host, session, integration, actor=args.actor, overlap=overlap)
+            else:
+                issued = await integrations.issue_key(host, session, integration, actor=args.actor)
+            await session.commit()
+    _print_issued(issued)
+
+
+async def cmd_keys_list(settings: Settings, args: argparse.Namespace) -> None:
+    async with open_host(settings) as host:
+        _, integration = await _connected(host, args.workspace, args.connector)
+        async with host.session() as session:
+            keys = list(await session.scalars(select(ApiKey).where(ApiKey.integration_id == integration.id).order_by(ApiKey.created_at)))
+    now = dt.datetime.now(dt.timezone.utc)
+    for key in keys:
+        state = "active" if key.is_active(now) else ("revoked" if key.revoked_at else "expired")
+        expires = key.expires_at.isoformat(timespec="seconds") if key.expires_at else "-"
+        last_used = key.last_used_at.isoformat(timespec="seconds") if key.last_used_at else "never"
+        print(f"{key.id}  {key.prefix}…  {state:8}  created {key.created_at.isoformat(timespec='seconds')} by {key.created_by}  "
+              f"last used {last_used}  expires {expires}")
+
+
+async def cmd_keys_revoke(settings: Settings, args: argparse.Namespace) -> None:
+    async with open_host(settings) as host:
+        workspace = await _workspace(host, args.workspace)
+        async with host.session() as session:
+            key = await integrations.revoke_key(session, workspace.id, args.key_id, actor=args.actor)
+            await session.commit()
+    print(f"revoked {key.prefix}…")
+
+
+async def cmd_disconnect(settings: Settings, args: argparse.Namespace) -> None:
+    async with open_host(settings) as host:
+        _, integration = await _connected(host, args.workspace, args.connector)
+        async with host.session() as session:
+            integration = await session.merge(integration)
+            await integrations.disconnect(session, integration, actor=args.actor)
+            await session.commit()
+    print(f"disconnected {args.connector}; its keys were revoked")
+
+
+async def cmd_integrations_list(settings: Settings, args: argparse.Namespace) -> None:
+    async with open_host(settings) as host:
+        workspace = await _workspace(host, args.workspace)
+        rows = []
+        async with host.session() as session:
+            for name in host.hooks.connectors:
+                integration = await integrations.get_integration(session, workspace.id, name)
+                keys = await integrations.active_keys(session, integration.id) if integration else []
+                rows.append({
+                    "connector": name,
+                    "status": integration.status if integration else "not_connected",
+                    "account": integration.account_label if integration else None,
+                    "error": integration.error_message if integration else None,
+                    "active_keys": [key.prefix for key in keys],
+                    "base_url": host.connector_base_url(name),
+                })
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        print(f"{row['connector']:12} {row['status']:14} account={row['account'] or '-'}  keys={','.join(row['active_keys']) or '-'}  "
+              f"base_url={row['base_url']}" + (f"  error={row['error']}" if row["error"] else ""))
+
+
+async def cmd_deliveries_list(settings: Settings, args: argparse.Namespace) -> None:
+    async with open_host(settings) as host:
+        workspace = await _workspace(host, args.workspace)
+        async with host.session() as session:
+            query = select(Delivery).where(Delivery.workspace_id == workspace.id).order_by(Delivery.created_at.desc()).limit(args.limit)
+            if args.status:
+                query = query.where(Delivery.status == args.status)
+            deliveries = list(await session.scalars(query))
+    for item in deliveries:
+        print(f"{item.id}  {item.created_at.isoformat(timespec='seconds')}  {item.connector:8} {item.event:10} {item.status:9} "
+              f"attempts={item.attempts}  assessment={item.assessment_id}" + (f"  error={item.last_error}" if item.last_error else ""))
+
+
+async def cmd_deliveries_retry(settings: Settings, args: argparse.Namespace) -> None:
+    async with open_host(settings) as host:
+        workspace = await _workspace(host, args.workspace)
+        async with host.session() as session:
+            delivery = await retry_delivery(session, workspace.id, args.delivery_id)
+            if delivery is None:
+                raise CommandError(f"no delivery {args.delivery_id!r} in workspace {args.workspace!r}")
+            await session.commit()
+    print(f"delivery {args.delivery_id} is {delivery.status}")
+
+
+async def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
+    async with open_host(settings) as host:
+        worker = DeliveryWorker(host)
+        if args.once:
+            await worker.drain()
+            return
+        stop = asyncio.Event()
+        await worker.run(stop)
+
+
+async def cmd_emails(settings: Settings, args: argparse.Namespace) -> None:
+    async with open_host(settings) as host:
+        workspace = await _workspace(host, args.workspace)
+        async with host.session() as session:
+            emails = list(await session.scalars(
+                select(Email).where(Email.workspace_id == workspace.id).order_by(Email.created_at.desc()).limit(args.limit)
+            ))
+    for message in emails:
+        print(f"--- {message.created_at.isoformat(timespec='seconds')}  to {message.recipient}  [{message.status}]")
+        print(f"Subject: {message.subject}\n\n{message.body_text}")
+
+
+async def cmd_engine_key(settings: Settings, args: argparse.Namespace) -> None:
+    from .web.engine_api import issue_engine_key
+
+    async with open_host(settings) as host:
+        workspace = await _workspace(host, args.workspace)
+        async with host.session() as session:
+            key, _record = await issue_engine_key(host, session, workspace.id, args.actor)
+            await session.commit()
+    print(f"engine API key (shown once): {key.reveal()}")
+
+
+async def cmd_generate_encryption_key(settings: Settings, args: argparse.Namespace) -> None:
+    print(Fernet.generate_key().decode())
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from .app import create_app
+
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=settings.log_level.lower())
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
+    from .demo import run_demo
+
+    asyncio.run(run_demo(args.host, args.port, args.ashby_port, data_dir=args.data_dir))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="langos", description="Langos Integrations: the ATS connector host.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler, help_text: str) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    def workspace_arg(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--workspace", required=True, help="the workspace's slug")
+
+    def connector_arg(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--connector", default="ashby", help="the connector's name (default: ashby)")
+
+    def actor_arg(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--actor", default="cli", help="who to record as having made the change (default: cli)")
+
+    demo = add("demo", cmd_demo, "Run Langos on SQLite with a demo workspace, plus a fake Ashby, on loopback.")
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    demo.add_argument("--port", type=int, default=8000, help="Langos port (default: 8000)")
+    demo.add_argument("--ashby-port", type=int, default=8001, help="fake Ashby port (default: 8001)")
+    demo.add_argument("--data-dir", default="var/demo", help="folder for the demo database and keys (default: var/demo)")
+
+    serve = add("serve", cmd_serve, "Run the Langos server with uvicorn, configured from the environment.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+
+    add("migrate", cmd_migrate, "Apply the database migrations.")
+
+    worker = add("worker", cmd_worker, "Run the delivery worker on its own (the server runs one unless LANGOS_RUN_WORKER=false).")
+    worker.add_argument("--once", action="store_true", help="deliver what is due, then exit")
+
+    ws = add("workspace", cmd_workspace_create, "Create a workspace: langos workspace SLUG [--name NAME].")
+    ws.add_argument("slug", help="short name used in sign-in and the CLI: lowercase letters, digits and dashes")
+    ws.add_argument("--name", help="display name (default: the slug)")
+    ws.add_argument("--demo-assessments", action="store_true", help="add the demo assessment types")
+
+    admin = add("admin", cmd_admin_create, "Create a workspace admin; the password is read from standard input.")
+    workspace_arg(admin)
+    admin.add_argument("--email", required=True, help="the admin's email address, used to sign in")
+    admin.add_argument("--role", default="admin", choices=seed.ROLES, help="admin may change integrations; viewer may read reports")
+
+    connect = add("connect", cmd_connect, "Check an ATS key read from standard input, store it encrypted, and print a new Langos API key once.")
+    workspace_arg(connect)
+    connector_arg(connect)
+    actor_arg(connect)
+
+    disconnect = add("disconnect", cmd_disconnect, "Forget the ATS key and revoke every Langos API key of the integration.")
+    workspace_arg(disconnect)
+    connector_arg(disconnect)
+    actor_arg(disconnect)
+
+    integrations_cmd = add("integrations", cmd_integrations_list, "List the workspace's integrations and their state.")
+    workspace_arg(integrations_cmd)
+    integrations_cmd.add_argument("--json", action="store_true", help="print JSON")
+
+    keys_issue = add("issue-key", cmd_keys_issue, "Issue another Langos API key (printed once); --rotate expires the others after the overlap.")
+    workspace_arg(keys_issue)
+    connector_arg(keys_issue)
+    actor_arg(keys_issue)
+    keys_issue.add_argument("--rotate", action="store_true", help="let the current keys expire after the overlap")
+    keys_issue.add_argument("--overlap-hours", type=float, help="hours the current keys keep working (default: LANGOS_KEY_OVERLAP_HOURS)")
+
+    keys_list = add("keys", cmd_keys_list, "List the Langos API keys of an integration.")
+    workspace_arg(keys_list)
+    connector_arg(keys_list)
+
+    revoke = add("revoke-key", cmd_keys_revoke, "Revoke a Langos API key at once.")
+    workspace_arg(revoke)
+    actor_arg(revoke)
+    revoke.add_argument("key_id", help="the key's id, from `langos keys`")
+
+    deliveries = add("deliveries", cmd_deliveries_list, "List the updates queued for or sent to the ATS.")
+    workspace_arg(deliveries)
+    deliveries.add_argument("--status", choices=["pending", "delivered", "skipped", "failed"], help="only this status")
+    deliveries.add_argument("--limit", type=int, default=50, help="at most this many rows (default: 50)")
+
+    retry = add("retry-delivery", cmd_deliveries_retry, "Queue a failed update again.")
+    workspace_arg(retry)
+    retry.add_argument("delivery_id", help="the delivery's id, from `langos deliveries`")
+
+    emails = add("emails", cmd_emails, "Show the newest emails (the log mail backend keeps them in the database).")
+    workspace_arg(emails)
+    emails.add_argument("--limit", type=int, default=5, help="at most this many (default: 5)")
+
+    engine_key = add("engine-key", cmd_engine_key, "Issue a key for the assessment engine API (printed once).")
+    workspace_arg(engine_key)
+    actor_arg(engine_key)
+
+    add("generate-encryption-key", cmd_generate_encryption_key, "Print a new key for LANGOS_ENCRYPTION_KEYS.")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        # Scripting commands print their result; only the long-running ones log at the configured level.
+        long_running = args.command in {"serve", "demo", "worker"}
+        configure_logging(settings.log_level if long_running else "WARNING")
+        result = args.handler(settings, args)
+        if asyncio.iscoroutine(result):
+            asyncio.run(result)
+    except (CommandError, LangosError) as exc:
+        print(f"langos {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
