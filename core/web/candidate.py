@@ -152,8 +152,8 @@ async def start(request: Request) -> Response:
         try:
             await engine.begin(session, assessment)
         except Conflict as exc:
-            await session.rollback()
             logger.info("start of assessment %s rejected: %s", assessment.id, exc)
+            await session.rollback()
             return _message(request, "Cannot start", str(exc), 409, back_url=_take_url(token))
         await session.commit()
     return redirect(_take_url(token))
@@ -228,12 +228,12 @@ async def answer(request: Request) -> Response:
             option = _parse_option(posted.get("option"))
             await engine.save_answer(session, assessment, question_id, option)
         except RequestValidationError as exc:
-            await session.rollback()
             logger.info("answer for assessment %s rejected: field %s: %s", assessment.id, exc.field, exc.message)
+            await session.rollback()
             return _json_error(exc)
         except Conflict as exc:
-            await session.rollback()
             logger.info("answer for assessment %s rejected: %s", assessment.id, exc)
+            await session.rollback()
             return JSONResponse({"error": str(exc)}, status_code=409)
         await session.commit()
     return JSONResponse({"saved": True})
@@ -271,12 +271,12 @@ async def submit(request: Request) -> Response:
             await _save_posted_answers(session, assessment, form)
             await engine.submit(session, assessment)
         except RequestValidationError as exc:
-            await session.rollback()
             logger.info("submit of assessment %s rejected: field %s: %s", assessment.id, exc.field, exc.message)
+            await session.rollback()
             return _message(request, "Answers not saved", exc.message, 422, back_url=_take_url(token))
         except Conflict as exc:
-            await session.rollback()
             logger.info("submit of assessment %s rejected: %s", assessment.id, exc)
+            await session.rollback()
             return _message(request, "Cannot submit", str(exc), 409, back_url=_take_url(token))
         await session.commit()
     return redirect(_take_url(token))

@@ -140,18 +140,15 @@ async def connect(request: Request) -> Response:
                 host, session, workspace_id=user.workspace_id, connector=connector, credential=credential, actor=user.email
             )
         except (RequestValidationError, CredentialRejected) as exc:
-            await session.rollback()
             logger.info("connect %s in workspace %s rejected: %s", connector, user.workspace_id, exc)
-            return await _page(request, session, user, errors={connector: str(exc)}, status_code=400)
+            return await _error_page(request, session, connector, str(exc), 400)
         except UpstreamUnavailable as exc:
-            await session.rollback()
             logger.warning("connect %s in workspace %s failed: %s", connector, user.workspace_id, exc)
             message = f"Langos could not check the key because the ATS did not answer ({exc.message}). Try again in a few minutes."
-            return await _page(request, session, user, errors={connector: message}, status_code=502)
+            return await _error_page(request, session, connector, message, 502)
         except UpstreamError as exc:
-            await session.rollback()
             logger.warning("connect %s in workspace %s failed: %s", connector, user.workspace_id, exc)
-            return await _page(request, session, user, errors={connector: exc.message}, status_code=502)
+            return await _error_page(request, session, connector, exc.message, 502)
         await session.commit()
 
         display = host.hooks.info(connector).display_name
@@ -159,6 +156,15 @@ async def connect(request: Request) -> Response:
         if result.issued is None:
             return redirect("/settings/integrations")
         return await _page(request, session, user, issued=result.issued, issued_for=connector)
+
+
+async def _error_page(request: Request, session: AsyncSession, connector: str, message: str, status_code: int) -> Response:
+    """Roll back whatever the failed action wrote and show the page with ``message``."""
+    await session.rollback()
+    user = await current_user(request, session)
+    if user is None:
+        raise HTTPException(401, "Sign in to change integrations.")
+    return await _page(request, session, user, errors={connector: message}, status_code=status_code)
 
 
 async def _integration(session: AsyncSession, user: AdminUser, connector: str) -> Integration:
