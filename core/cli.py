@@ -52,7 +52,7 @@ async def _workspace(host: Host, slug: str) -> Workspace:
     async with host.session() as session:
         workspace = await seed.get_workspace(session, slug)
     if workspace is None:
-        raise CommandError(f"no workspace {slug!r}; create it with `langos workspace create {slug}`")
+        raise CommandError(f"no workspace {slug!r}; create it with `langos workspace {slug}`")
     return workspace
 
 

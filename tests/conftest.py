@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import re
+import uuid
 from pathlib import Path
 from typing import Any, AsyncIterator
 
+import asyncpg
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
 from connectors.ashby.fake import create_fake_ashby
 from core.app import create_app
@@ -99,12 +104,13 @@ class Stack:
         return key
 
 
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    """Langos (SQLite file, demo workspace and admin) and the fake Ashby, both on loopback."""
+@contextlib.asynccontextmanager
+async def make_stack(tmp_path: Path, database_url: str | None = None) -> AsyncIterator[Stack]:
+    """Run Langos (demo workspace and admin, signed in) and the fake Ashby on loopback ports."""
     langos_sock, ashby_sock = bind_loopback(), bind_loopback()
     langos_url, ashby_url = url_of(langos_sock), url_of(ashby_sock)
-    settings = load_settings(langos_env(tmp_path, LANGOS_PUBLIC_URL=langos_url, LANGOS_ASHBY_API_URL=ashby_url))
+    extra = {"LANGOS_DATABASE_URL": database_url} if database_url else {}
+    settings = load_settings(langos_env(tmp_path, LANGOS_PUBLIC_URL=langos_url, LANGOS_ASHBY_API_URL=ashby_url, **extra))
     langos_app = create_app(settings)
     ashby_app = create_fake_ashby()
 
@@ -117,3 +123,54 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
             login = await admin.login()
             assert login.status_code == 303
             yield Stack(langos_url, ashby_url, langos_app, ashby_app, admin, http)
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    """The stack on a SQLite file."""
+    async with make_stack(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards.
+
+    Uses the server named by ``LANGOS_TEST_POSTGRES_URL``; the test is skipped when it is
+    unset or unreachable, unless ``LANGOS_REQUIRE_POSTGRES=1``.
+    """
+    base = os.environ.get("LANGOS_TEST_POSTGRES_URL")
+    required = os.environ.get("LANGOS_REQUIRE_POSTGRES") == "1"
+    if not base:
+        if required:
+            raise RuntimeError("LANGOS_REQUIRE_POSTGRES=1 but LANGOS_TEST_POSTGRES_URL is not set")
+        pytest.skip("LANGOS_TEST_POSTGRES_URL is not set")
+
+    url = make_url(base)
+    admin_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"langos_test_{uuid.uuid4().hex[:12]}"
+    try:
+        connection = await asyncpg.connect(admin_dsn, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        if required:
+            raise
+        pytest.skip(f"PostgreSQL at {url.host}:{url.port} is not reachable: {exc}")
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+    yield url.set(database=name).render_as_string(hide_password=False)
+
+    connection = await asyncpg.connect(admin_dsn, timeout=5)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+async def pg_stack(tmp_path: Path, postgres_url: str) -> AsyncIterator[Stack]:
+    """The stack on a fresh PostgreSQL database."""
+    async with make_stack(tmp_path, postgres_url) as running:
+        yield running

@@ -1,0 +1,367 @@
+"""The candidate's pages: welcome, answering, changing an answer, submitting, and closed links."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from core.models import Answer, Assessment, Question, TimelineEvent
+from tests.helpers_web import Web, cancel, csrf_in, open_web, order_assessment, timeline_kinds
+
+INVALID_LINK = "This link is not valid. Check the link in your invitation email."
+CANCELLED = "This assessment was cancelled by the employer and can no longer be taken."
+
+
+@pytest.fixture
+async def web(tmp_path: Path) -> AsyncIterator[Web]:
+    async with open_web(tmp_path) as running:
+        yield running
+
+
+async def questions_by_category(web: Web, assessment_id: str) -> dict[str, list[Question]]:
+    async with web.app.state.host.session() as session:
+        assessment = await session.get(Assessment, assessment_id)
+        assert assessment is not None
+        return {category.name: list(category.questions) for category in assessment.assessment_type.categories}
+
+
+async def load(web: Web, assessment_id: str) -> Assessment:
+    async with web.app.state.host.session() as session:
+        assessment = await session.get(Assessment, assessment_id)
+        assert assessment is not None
+        return assessment
+
+
+async def start(client: httpx.AsyncClient, token: str) -> str:
+    """Open the welcome page and press Start; return the session's CSRF token."""
+    welcome = await client.get(f"/take/{token}")
+    csrf = csrf_in(welcome.text)
+    response = await client.post(f"/take/{token}/start", data={"csrf_token": csrf})
+    assert response.status_code == 303
+    return csrf
+
+
+async def save(client: httpx.AsyncClient, token: str, csrf: str, question_id: str, option: object) -> httpx.Response:
+    return await client.post(
+        f"/take/{token}/answer",
+        json={"question_id": question_id, "option": option},
+        headers={"X-CSRF-Token": csrf},
+    )
+
+
+async def test_take_unknown_token_is_not_found(web: Web) -> None:
+    response = await web.client.get("/take/not-a-real-token")
+
+    assert response.status_code == 404
+    assert INVALID_LINK in response.text
+
+
+async def test_take_invited_shows_welcome(web: Web) -> None:
+    _, token = await order_assessment(web.app, web.seeded)
+
+    response = await web.client.get(f"/take/{token}")
+
+    assert response.status_code == 200
+    assert "Backend Python (30 min)" in response.text
+    assert re.search(r'data-testid="time-limit">30 minutes<', response.text)
+    assert re.search(r'data-testid="question-count">7<', response.text)
+    assert f'action="/take/{token}/start"' in response.text
+    assert response.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_take_records_opened_once_per_minute(web: Web) -> None:
+    assessment_id, token = await order_assessment(web.app, web.seeded)
+
+    await web.client.get(f"/take/{token}")
+    await web.client.get(f"/take/{token}")
+
+    assert (await timeline_kinds(web.app, assessment_id)).count("opened") == 1
+
+
+async def test_start_redirects_to_questions(web: Web) -> None:
+    assessment_id, token = await order_assessment(web.app, web.seeded)
+    csrf = await start(web.client, token)
+
+    page = await web.client.get(f"/take/{token}")
+
+    assert page.status_code == 200
+    assert page.text.count('data-testid="category"') == 3
+    assert page.text.count('data-testid="question"') == 7
+    assert f'action="/take/{token}/submit"' in page.text
+    assert csrf_in(page.text) == csrf
+    assert (await load(web, assessment_id)).status == "started"
+
+
+async def test_start_requires_csrf(web: Web) -> None:
+    assessment_id, token = await order_assessment(web.app, web.seeded)
+    await web.client.get(f"/take/{token}")
+
+    response = await web.client.post(f"/take/{token}/start", data={"csrf_token": "wrong"})
+
+    assert response.status_code == 400
+    assert (await load(web, assessment_id)).status == "invited"
+
+
+async def test_candidate_flow_scores_each_category(web: Web) -> None:
+    assessment_id, token = await order_assessment(web.app, web.seeded)
+    questions = await questions_by_category(web, assessment_id)
+    python, http, databases = questions["Python"], questions["HTTP"], questions["Databases"]
+    csrf = await start(web.client, token)
+
+    first = await save(web.client, token, csrf, python[0].id, 0)
+    changed = await save(web.client, token, csrf, python[0].id, 1)
+    wrong = await save(web.client, token, csrf, python[1].id, 2)
+    page = await web.client.get(f"/take/{token}")
+    submitted = await web.client.post(
+        f"/take/{token}/submit",
+        data={
+            "csrf_token": csrf,
+            f"q_{python[0].id}": "1",
+            f"q_{python[1].id}": "2",
+            f"q_{python[2].id}": "1",
+            f"q_{http[0].id}": "1",
+            f"q_{http[1].id}": "1",
+            f"q_{databases[0].id}": "1",
+            f"q_{databases[1].id}": "2",
+        },
+    )
+    thanks = await web.client.get(f"/take/{token}")
+    assessment = await load(web, assessment_id)
+
+    assert first.json() == {"saved": True}
+    assert changed.json() == {"saved": True}
+    assert wrong.json() == {"saved": True}
+    assert f'name="q_{python[0].id}" value="1" checked' in page.text
+    assert f'name="q_{python[0].id}" value="0" checked' not in page.text
+    assert submitted.status_code == 303
+    assert submitted.headers["location"] == f"/take/{token}"
+    assert "Thank you, your answers were submitted." in thanks.text
+    assert "%" not in thanks.text
+    assert assessment.status == "completed"
+    scores = {item["name"]: item["score"] for item in assessment.category_scores or []}
+    assert scores == {"Python": 66.7, "HTTP": 100.0, "Databases": 50.0}
+    assert assessment.score == pytest.approx((66.7 * 2 + 100.0 + 50.0) / 4, abs=0.05)
+
+
+async def test_answer_change_replaces_saved_answer(web: Web) -> None:
+    assessment_id, token = await order_assessment(web.app, web.seeded)
+    question = (await questions_by_category(web, assessment_id))["HTTP"][0]
+    csrf = await start(web.client, token)
+
+    await save(web.client, token, csrf, question.id, 0)
+    await save(web.client, token, csrf, question.id, 2)
+    async with web.app.state.host.session() as session:
+        answers = list(await session.scalars(select(Answer).where(Answer.assessment_id == assessment_id)))
+
+    assert len(answers) == 1
+    assert answers[0].selected_option == 2
+    assert (await timeline_kinds(web.app, assessment_id)).count("answer") == 2
+
+
+async def test_answer_accepts_form_post(web: Web) -> None:
+    assessment_id, token = await order_assessment(web.app, web.seeded)
+    question = (await questions_by_category(web, assessment_id))["HTTP"][0]
+    csrf = await start(web.client, token)
+
+    response = await web.client.post(
+        f"/take/{token}/answer", data={"csrf_token": csrf, "question_id": question.id, "option": "1"}
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {"saved": True}
+
+
+async def test_answer_rejects_unknown_question(web: Web) -> None:
+    _, token = await order_assessment(web.app, web.seeded)
+    csrf = await start(web.client, token)
+
+    response = await save(web.client, token, csrf, "no-such-question", 0)
+
+    assert response.status_code == 422
+    assert response.json()["field"] == "question_id"
+    assert "no-such-question" in response.json()["error"]
+
+
+async def test_answer_rejects_option_out_of_range(web: Web) -> None:
+    assessment_id, token = await order_assessment(web.app, web.seeded)
+    question = (await questions_by_category(web, assessment_id))["Python"][0]
+    csrf = await start(web.client, token)
+
+    response = await save(web.client, token, csrf, question.id, 3)
+
+    assert response.status_code == 422
+    assert response.json()["field"] == "option"
+    assert "choose 0 to 2" in response.json()["error"]
+
+
+@pytest.mark.parametrize("option", ["first", True, None, 1.5])
+async def test_answer_rejects_non_integer_option(web: Web, option: object) -> None:
+    assessment_id, token = await order_assessment(web.app, web.seeded)
+    question = (await questions_by_category(web, assessment_id))["Python"][0]
+    csrf = await start(web.client, token)
+
+    response = await save(web.client, token, csrf, question.id, option)
+
+    assert response.status_code == 422
+    assert response.json()["field"] == "option"
+
+
+async def test_answer_rejects_invalid_json(web: Web) -> None:
+    _, token = await order_assessment(web.app, web.seeded)
+    csrf = await start(web.client, token)
+
+    response = await web.client.post(
+        f"/take/{token}/answer",
+        content=b"{not json",
+        headers={"Content-Type": "application/json", "X-CSRF-Token": csrf},
+    )
+
+    assert response.status_code == 400
+    assert response.json()["field"] == "body"
+
+
+async def test_answer_requires_csrf_header(web: Web) -> None:
+    assessment_id, token = await order_assessment(web.app, web.seeded)
+    question = (await questions_by_category(web, assessment_id))["Python"][0]
+    await start(web.client, token)
+
+    response = await web.client.post(f"/take/{token}/answer", json={"question_id": question.id, "option": 1})
+
+    assert response.status_code == 403
+    assert response.json()["field"] == "csrf_token"
+
+
+async def test_answer_before_start_conflicts(web: Web) -> None:
+    assessment_id, token = await order_assessment(web.app, web.seeded)
+    question = (await questions_by_category(web, assessment_id))["Python"][0]
+    csrf = csrf_in((await web.client.get(f"/take/{token}")).text)
+
+    response = await save(web.client, token, csrf, question.id, 1)
+
+    assert response.status_code == 409
+    assert response.json()["error"] == "Start the assessment before answering."
+
+
+async def test_answer_unknown_token_is_not_found(web: Web) -> None:
+    response = await web.client.post("/take/not-a-real-token/answer", json={"question_id": "x", "option": 0})
+
+    assert response.status_code == 404
+    assert response.json()["error"] == INVALID_LINK
+
+
+async def test_submit_without_javascript_saves_posted_answers(web: Web) -> None:
+    assessment_id, token = await order_assessment(web.app, web.seeded)
+    questions = await questions_by_category(web, assessment_id)
+    csrf = await start(web.client, token)
+    form = {"csrf_token": csrf}
+    for category in questions.values():
+        for question in category:
+            form[f"q_{question.id}"] = str(question.correct_option)
+
+    response = await web.client.post(f"/take/{token}/submit", data=form)
+    assessment = await load(web, assessment_id)
+
+    assert response.status_code == 303
+    assert assessment.status == "completed"
+    assert assessment.score == 100.0
+    assert (await timeline_kinds(web.app, assessment_id)).count("answer") == 7
+
+
+async def test_submit_skips_answers_already_saved(web: Web) -> None:
+    assessment_id, token = await order_assessment(web.app, web.seeded)
+    question = (await questions_by_category(web, assessment_id))["HTTP"][0]
+    csrf = await start(web.client, token)
+    await save(web.client, token, csrf, question.id, 1)
+
+    await web.client.post(f"/take/{token}/submit", data={"csrf_token": csrf, f"q_{question.id}": "1"})
+
+    assert (await timeline_kinds(web.app, assessment_id)).count("answer") == 1
+
+
+async def test_submit_rejects_option_out_of_range(web: Web) -> None:
+    assessment_id, token = await order_assessment(web.app, web.seeded)
+    question = (await questions_by_category(web, assessment_id))["HTTP"][0]
+    csrf = await start(web.client, token)
+
+    response = await web.client.post(f"/take/{token}/submit", data={"csrf_token": csrf, f"q_{question.id}": "9"})
+
+    assert response.status_code == 422
+    assert "option 9 does not exist" in response.text
+    assert (await load(web, assessment_id)).status == "started"
+
+
+async def test_submit_before_start_conflicts(web: Web) -> None:
+    assessment_id, token = await order_assessment(web.app, web.seeded)
+    csrf = csrf_in((await web.client.get(f"/take/{token}")).text)
+
+    response = await web.client.post(f"/take/{token}/submit", data={"csrf_token": csrf})
+
+    assert response.status_code == 409
+    assert "Start the assessment before submitting it." in response.text
+    assert (await load(web, assessment_id)).status == "invited"
+
+
+async def test_submit_twice_conflicts(web: Web) -> None:
+    _, token = await order_assessment(web.app, web.seeded)
+    csrf = await start(web.client, token)
+    await web.client.post(f"/take/{token}/submit", data={"csrf_token": csrf})
+
+    response = await web.client.post(f"/take/{token}/submit", data={"csrf_token": csrf})
+
+    assert response.status_code == 409
+    assert "This assessment has already been submitted." in response.text
+
+
+async def test_cancelled_link_shows_message(web: Web) -> None:
+    assessment_id, token = await order_assessment(web.app, web.seeded)
+    await cancel(web.app, web.seeded, assessment_id)
+
+    response = await web.client.get(f"/take/{token}")
+
+    assert response.status_code == 410
+    assert CANCELLED in response.text
+
+
+async def test_cancelled_link_refuses_start(web: Web) -> None:
+    assessment_id, token = await order_assessment(web.app, web.seeded)
+    csrf = csrf_in((await web.client.get(f"/take/{token}")).text)
+    await cancel(web.app, web.seeded, assessment_id)
+
+    response = await web.client.post(f"/take/{token}/start", data={"csrf_token": csrf})
+
+    assert response.status_code == 409
+    assert CANCELLED in response.text
+    assert (await load(web, assessment_id)).status == "cancelled"
+
+
+async def test_cancelled_link_refuses_answer(web: Web) -> None:
+    assessment_id, token = await order_assessment(web.app, web.seeded)
+    question = (await questions_by_category(web, assessment_id))["Python"][0]
+    csrf = await start(web.client, token)
+    await cancel(web.app, web.seeded, assessment_id)
+
+    response = await save(web.client, token, csrf, question.id, 1)
+
+    assert response.status_code == 409
+    assert response.json()["error"] == CANCELLED
+
+
+async def test_cancelled_link_refuses_submit(web: Web) -> None:
+    assessment_id, token = await order_assessment(web.app, web.seeded)
+    csrf = await start(web.client, token)
+    await cancel(web.app, web.seeded, assessment_id)
+
+    response = await web.client.post(f"/take/{token}/submit", data={"csrf_token": csrf})
+    async with web.app.state.host.session() as session:
+        submitted = await session.scalar(
+            select(func.count()).where(TimelineEvent.assessment_id == assessment_id, TimelineEvent.kind == "submitted")
+        )
+
+    assert response.status_code == 409
+    assert CANCELLED in response.text
+    assert submitted == 0

@@ -1,0 +1,28 @@
+"""The flow on PostgreSQL, the database of the scale-out path."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import func, select
+
+from core.models import Assessment
+from tests.conftest import Stack
+from tests.test_connector_ashby import basic, first_type, start_body
+from tests.test_end_to_end import test_flow_from_connect_to_report as run_full_flow
+
+
+async def test_postgres_full_flow(pg_stack: Stack) -> None:
+    await run_full_flow(pg_stack)
+
+
+async def test_postgres_concurrent_start_creates_one(pg_stack: Stack) -> None:
+    key = await pg_stack.connect_and_configure()
+    body = start_body(await first_type(pg_stack, key))
+    responses = await asyncio.gather(*(
+        pg_stack.http.post(f"{pg_stack.webhook_url}/assessment.start", json=body, headers=basic(key)) for _ in range(10)
+    ))
+    assert {r.status_code for r in responses} == {200}
+    assert len({r.json()["results"]["assessment_id"] for r in responses}) == 1
+    async with pg_stack.langos.state.host.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Assessment)) == 1
