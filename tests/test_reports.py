@@ -144,7 +144,6 @@ async def test_report_shows_score_and_categories(web: Web) -> None:
     async with web.app.state.host.session() as session:
         assessment = await session.get(Assessment, assessment_id)
     assert assessment is not None
-
     assert response.status_code == 200
     assert assessment.score == pytest.approx((33.3 * 2 + 50.0 + 0.0) / 4, abs=0.05)
     assert f'data-testid="score">{assessment.score:g}%<' in response.text
