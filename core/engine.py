@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -182,16 +182,31 @@ def ensure_open(assessment: Assessment) -> None:
         raise Conflict("This assessment has already been submitted.")
 
 
-async def begin(session: AsyncSession, assessment: Assessment, *, at: dt.datetime | None = None) -> bool:
-    """Mark the assessment started; return False when it already was."""
+async def begin(
+    session: AsyncSession, assessment: Assessment, *, at: dt.datetime | None = None, external_event_id: str | None = None
+) -> bool:
+    """Mark the assessment started; return False when it already was.
+
+    The change is a conditional UPDATE, so of two concurrent starts only one records the
+    event and queues the update for the ATS.
+    """
     ensure_open(assessment)
     if assessment.status == "started":
         return False
 
     now = at or utcnow()
-    assessment.status = "started"
-    assessment.started_at = now
-    record_event(session, assessment, "started", at=now)
+    result = await session.execute(
+        update(Assessment)
+        .where(Assessment.id == assessment.id, Assessment.status == "invited")
+        .values(status="started", started_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(assessment)
+    if result.rowcount != 1:
+        ensure_open(assessment)
+        return False
+
+    record_event(session, assessment, "started", at=now, external_event_id=external_event_id)
     await queue_delivery(session, assessment, "started", now)
     logger.info("assessment %s started by the candidate", assessment.id)
     return True
@@ -254,7 +269,13 @@ def weighted_overall(categories: list[CategoryScore], weights: list[float]) -> f
 
 
 async def complete(
-    session: AsyncSession, assessment: Assessment, score: Score, *, at: dt.datetime | None = None, source: str
+    session: AsyncSession,
+    assessment: Assessment,
+    score: Score,
+    *,
+    at: dt.datetime | None = None,
+    source: str,
+    external_event_id: str | None = None,
 ) -> None:
     """Record the result and queue the completion update for the ATS."""
     ensure_open(assessment)
@@ -267,7 +288,9 @@ async def complete(
     assessment.score = score.overall
     assessment.max_score = 100.0
     assessment.category_scores = [dataclasses.asdict(c) for c in score.categories]
-    record_event(session, assessment, "submitted", {"source": source, "score": score.overall}, at=now)
+    record_event(
+        session, assessment, "submitted", {"source": source, "score": score.overall}, at=now, external_event_id=external_event_id
+    )
     await queue_delivery(session, assessment, "completed", now)
     logger.info("assessment %s completed with score %s", assessment.id, score.overall)
 

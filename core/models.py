@@ -235,6 +235,7 @@ class Answer(Base):
 
 class TimelineEvent(Base):
     __tablename__ = "timeline_events"
+    __table_args__ = (UniqueConstraint("assessment_id", "external_event_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     assessment_id: Mapped[str] = mapped_column(ForeignKey("assessments.id", ondelete="CASCADE"), index=True)

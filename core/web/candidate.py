@@ -46,7 +46,7 @@ def _message(
 
 
 def _no_referrer(response: Response) -> Response:
-    # The URL contains the candidate's token; keep it out of Referer headers.
+    # The URL contains the candidate's token, so keep it out of Referer headers.
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
@@ -196,7 +196,7 @@ async def _answer_input(request: Request) -> tuple[bool, Any]:
     if request.headers.get("content-type", "").startswith("application/json"):
         try:
             body = json.loads(await request.body())
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise RequestValidationError(
                 "The request body is not valid JSON; send {\"question_id\": ..., \"option\": ...}.",
                 field="body",

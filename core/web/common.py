@@ -32,7 +32,7 @@ def csrf_token(request: Request) -> str:
 def check_csrf(request: Request, form: FormData) -> bool:
     expected = request.session.get("csrf")
     sent = form.get(CSRF_FIELD)
-    return bool(expected) and isinstance(sent, str) and hmac.compare_digest(expected, sent)
+    return bool(expected) and isinstance(sent, str) and hmac.compare_digest(expected.encode(), sent.encode())
 
 
 def flash(request: Request, message: str, kind: str = "info") -> None:

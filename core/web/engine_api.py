@@ -17,6 +17,7 @@ import math
 from typing import Any, Awaitable, Callable
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -56,7 +57,10 @@ class EngineEvent:
 
 
 async def issue_engine_key(host: Host, session: AsyncSession, workspace_id: str, actor: str) -> tuple[Secret, ApiKey]:
-    """Create an engine API key for ``workspace_id``; the returned secret is shown once and never stored."""
+    """Create an engine API key for ``workspace_id``.
+
+    Only the key's digest is stored, so the returned secret is the one chance to show it.
+    """
     key = host.hasher.generate(KEY_KIND)
     record = ApiKey(
         workspace_id=workspace_id,
@@ -121,7 +125,14 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
                 await session.rollback()
                 logger.info("engine API call for assessment %s rejected: %s", assessment_id, exc)
                 return _error(str(exc), 409)
-            await session.commit()
+            try:
+                await session.commit()
+            except IntegrityError:
+                # A concurrent request stored the same event_id first; the unique index
+                # on (assessment_id, external_event_id) rejected this one.
+                await session.rollback()
+                logger.info("engine API call for assessment %s lost a race on a repeated event id", assessment_id)
+                return JSONResponse({"duplicate": True})
             return response
 
     return run
@@ -317,8 +328,8 @@ def score_from_categories(assessment_type: AssessmentType, items: list[Any]) -> 
 
 
 async def _reported_before(session: AsyncSession, assessment_id: str, event_id: str) -> bool:
-    # NOTE: two concurrent requests with the same new event_id can both pass this check;
-    # a unique index on (assessment_id, external_event_id) would let the database reject the second.
+    # Two concurrent requests with the same new event_id can both pass this check; the
+    # unique index on (assessment_id, external_event_id) then rejects the second at commit.
     found = await session.scalar(
         select(TimelineEvent.id).where(
             TimelineEvent.assessment_id == assessment_id, TimelineEvent.external_event_id == event_id
@@ -327,31 +338,10 @@ async def _reported_before(session: AsyncSession, assessment_id: str, event_id: 
     return found is not None
 
 
-async def _tag_recorded_event(session: AsyncSession, assessment: Assessment, kind: str, event_id: str) -> None:
-    """Store ``event_id`` on the timeline event of ``kind`` that the engine just recorded.
-
-    ``engine.begin`` and ``engine.complete`` add their own timeline events and do not take an
-    event id, so the newest untagged event of that kind is the one this request produced.
-    """
-    recorded = await session.scalar(
-        select(TimelineEvent)
-        .where(
-            TimelineEvent.assessment_id == assessment.id,
-            TimelineEvent.kind == kind,
-            TimelineEvent.external_event_id.is_(None),
-        )
-        .order_by(TimelineEvent.id.desc())
-        .limit(1)
-    )
-    if recorded is not None:
-        recorded.external_event_id = event_id
-
-
 async def _apply_started(session: AsyncSession, assessment: Assessment, event: EngineEvent) -> None:
-    # An assessment that is already started stays as it is, so nothing records the event id;
-    # a retry then changes nothing either.
-    if await engine.begin(session, assessment, at=event.occurred_at):
-        await _tag_recorded_event(session, assessment, "started", event.event_id)
+    # An assessment that is already started stays as it is, so nothing records the event id.
+    # A retry then changes nothing either.
+    await engine.begin(session, assessment, at=event.occurred_at, external_event_id=event.event_id)
 
 
 async def _apply_progress(session: AsyncSession, assessment: Assessment, event: EngineEvent) -> None:
@@ -371,8 +361,9 @@ async def _apply_completed(session: AsyncSession, assessment: Assessment, event:
             f"({started_at.isoformat()}); send the time the candidate finished",
             field="occurred_at",
         )
-    await engine.complete(session, assessment, score, at=event.occurred_at, source="engine")
-    await _tag_recorded_event(session, assessment, "submitted", event.event_id)
+    await engine.complete(
+        session, assessment, score, at=event.occurred_at, source="engine", external_event_id=event.event_id
+    )
 
 
 APPLY = {"started": _apply_started, "progress": _apply_progress, "completed": _apply_completed}

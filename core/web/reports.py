@@ -135,7 +135,10 @@ def category_rows(assessment: Assessment) -> list[dict[str, Any]]:
 
 
 def _web_url(url: str | None) -> str | None:
-    """Return ``url`` when it is an http(s) URL; the ATS supplies it, so other schemes are dropped."""
+    """Return ``url`` when it is an http(s) URL, else None.
+
+    The ATS supplies the URL, so a ``javascript:`` URL must not reach an ``href``.
+    """
     if url and url.lower().startswith(("https://", "http://")):
         return url
     return None
