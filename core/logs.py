@@ -10,9 +10,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 logger = logging.getLogger("core.inbound")
 
 
+# httpcore's DEBUG records include whole response headers, such as Set-Cookie.
+TRANSPORT_LOGGERS = ("httpcore", "hpack", "h11")
+
+
+def quiet_transport_loggers() -> None:
+    """Keep the HTTP transport libraries at INFO or above, whatever the root level."""
+    for name in TRANSPORT_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Send log records to standard error; called by the entry points only."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    quiet_transport_loggers()
 
 
 class ConnectorCallLogger:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 
 import httpx
+import pytest
 from sqlalchemy import select
 
-from core.models import Email, Question
-from tests.conftest import CSRF, Stack
+from core.logs import TRANSPORT_LOGGERS, quiet_transport_loggers
+from core.models import Email
+from tests.conftest import ADMIN_PASSWORD, ASHBY_KEY, CSRF, Stack
 from tests.live import wait_for
 
 TAKE_LINK = re.compile(r"(/take/[A-Za-z0-9_-]+)")
@@ -137,3 +140,42 @@ async def test_cancel_from_ashby_closes_candidate_link(stack: Stack) -> None:
         token = CSRF.search(page.text)
         begin = await candidate.post(link + "/start", data={"csrf_token": token.group(1) if token else ""})
         assert begin.status_code in (400, 409, 410)
+
+
+@pytest.fixture
+def debug_logs(caplog):
+    """Capture every record at DEBUG, with the transport libraries at INFO as the entry points set them."""
+    caplog.set_level(logging.DEBUG)
+    quiet_transport_loggers()
+    yield caplog
+    for name in TRANSPORT_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+async def test_flow_logs_no_secret(stack: Stack, debug_logs) -> None:
+    caplog = debug_logs
+    await stack.admin.login()
+    key = await stack.connect_and_configure()
+    await stack.admin.connect(ASHBY_KEY)
+    await stack.admin.post_form("/settings/integrations/ashby/rotate")
+    listed = (await stack.http.post(stack.ashby_url + "/_fake/langos/list")).json()
+    type_id = listed["body"]["results"][0]["assessment_type_id"]
+    started = (await stack.http.post(
+        stack.ashby_url + "/_fake/langos/start", json={"candidate": 0, "assessment_type_id": type_id}
+    )).json()
+    assessment_id = started["body"]["results"]["assessment_id"]
+    link = await candidate_link(stack, assessment_id)
+    async with httpx.AsyncClient(base_url=stack.langos_url, timeout=10) as candidate:
+        page = await candidate.get(link)
+        token = CSRF.search(page.text).group(1)
+        await candidate.post(link + "/start", data={"csrf_token": token})
+        await candidate.post(link + "/submit", data={"csrf_token": token})
+    await wait_for(lambda: _completion(stack, assessment_id))
+
+    text = caplog.text
+    cookie = stack.admin.client.cookies.get("langos_session")
+    assert len(caplog.records) > 20
+    assert ASHBY_KEY not in text
+    assert key not in text
+    assert ADMIN_PASSWORD not in text
+    assert cookie and cookie not in text
