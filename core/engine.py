@@ -2,7 +2,7 @@
 
 It implements the assessment hooks as an ordinary plugin registered with ``trylast``, so a
 plugin that brings another engine overrides it. Every change of an assessment's state is
-written in the same transaction as the ``Delivery`` row that tells the ATS about it.
+written in the same transaction as the ``Delivery`` row that carries it to the ATS.
 """
 
 from __future__ import annotations

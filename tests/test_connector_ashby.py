@@ -203,3 +203,58 @@ async def test_rotated_key_overlaps(stack: Stack) -> None:
     assert new != old
     assert (await call(stack, "assessment.list", old)).status_code == 200
     assert (await call(stack, "assessment.list", new)).status_code == 200
+
+
+async def other_workspace_key(stack: Stack) -> str:
+    """Create a second workspace, connect Ashby there, and return its Langos key."""
+    from core import integrations, seed
+    from core.crypto import Secret
+    from tests.conftest import ASHBY_KEY
+
+    host = stack.langos.state.host
+    async with host.session() as session:
+        workspace = await seed.create_workspace(session, "other", "Other Inc")
+        result = await integrations.connect(
+            host, session, workspace_id=workspace.id, connector="ashby", credential=Secret(ASHBY_KEY), actor="test"
+        )
+        await session.commit()
+    return result.issued.key.reveal()
+
+
+async def test_other_workspace_cannot_see_assessment(stack: Stack) -> None:
+    key = await stack.connect_and_configure()
+    type_id = await first_type(stack, key)
+    started = await call(stack, "assessment.start", key, start_body(type_id))
+    assessment_id = started.json()["results"]["assessment_id"]
+    other = await other_workspace_key(stack)
+
+    listed = await call(stack, "assessment.list", other)
+    assert listed.status_code == 200
+    assert listed.json()["results"] == []
+
+    cancelled = await call(stack, "assessment.cancel", other, {"assessment_id": assessment_id})
+    assert cancelled.status_code == 404
+
+    foreign_type = await call(stack, "assessment.start", other, start_body(type_id))
+    assert foreign_type.status_code == 422
+
+    async with stack.langos.state.host.session() as session:
+        assessment = await session.get(Assessment, assessment_id)
+    assert assessment.status == "invited"
+
+
+async def test_calls_are_logged_without_keys(stack: Stack, caplog) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO)
+    key = await stack.connect_and_configure()
+    await call(stack, "assessment.list", key)
+    await call(stack, "assessment.list", "lgs_ats_wrong")
+
+    inbound = [r.getMessage() for r in caplog.records if r.getMessage().startswith("inbound connector=ashby")]
+    outbound = [r.getMessage() for r in caplog.records if r.getMessage().startswith("outbound connector=ashby")]
+    assert any("route=/api/ats/webhook/assessment.list status=200" in line and "workspace=-" not in line for line in inbound)
+    assert any("workspace=- route=/api/ats/webhook/assessment.list status=401" in line for line in inbound)
+    assert any("route=apiKey.info status=200" in line for line in outbound)
+    assert all("duration_ms=" in line for line in inbound + outbound)
+    assert key not in caplog.text

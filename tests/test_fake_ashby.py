@@ -83,7 +83,9 @@ def _basic(key: str) -> dict[str, str]:
 
 
 def _client(app: Starlette) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://fake")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://fake", headers={"User-Agent": "LangosTests/1.0"}
+    )
 
 
 def _langos_stub(received: list[dict[str, Any]], assessment_types: list[dict[str, Any]] | None = None) -> Starlette:
@@ -845,3 +847,14 @@ async def test_page_escapes_langos_data(received: list[dict[str, Any]]) -> None:
     assert "<script>alert(1)</script>" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
     assert "a &amp; b" in page.text
+
+
+@pytest.mark.parametrize("agent", ["", "python-httpx/0.28.1", "Python-urllib/3.11"])
+async def test_api_rejects_library_user_agent(agent: str) -> None:
+    app = create_fake_ashby()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://fake") as client:
+        response = await client.post(
+            "/apiKey.info", json={}, auth=("ashby_demo_key_0123456789", ""), headers={"User-Agent": agent}
+        )
+    assert response.status_code == 403
+    assert "1010" in response.json()["errorInfo"]["message"]

@@ -77,8 +77,21 @@ def read_basic_username(request: Request) -> str | None:
     return username or None
 
 
+# User-Agent prefixes of bare HTTP libraries. Integrators report that the Ashby API, behind
+# Cloudflare, answers such requests (and those without a User-Agent) with 403 "error code: 1010".
+LIBRARY_USER_AGENTS = ("python-httpx/", "python-requests/", "python-urllib/", "curl/")
+
+
+def check_user_agent(request: Request) -> None:
+    """Raise ApiError 403 unless the request names its product in the User-Agent header."""
+    agent = request.headers.get("user-agent", "").strip()
+    if not agent or agent.lower().startswith(LIBRARY_USER_AGENTS):
+        raise ApiError(403, "browser_signature_banned", "error code: 1010. Send a User-Agent that names your product.")
+
+
 def authenticate(request: Request, state: FakeAshbyState) -> ApiKey:
     """Return the API key that the request authenticates with, or raise ApiError 401 or 403."""
+    check_user_agent(request)
     key = read_basic_username(request)
     if key is None:
         raise ApiError(
