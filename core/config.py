@@ -51,7 +51,9 @@ class Settings:
     key_overlap_hours: float = 24.0
     session_max_age: int = 8 * 3600
     delivery_poll_interval: float = 1.0
-    delivery_max_attempts: int = 8
+    delivery_max_attempts: int = 20
+    delivery_retry_window_seconds: float = 24 * 3600
+    delivery_lease_seconds: float = 60.0
     delivery_backoff_base: float = 2.0
     delivery_backoff_max: float = 300.0
     run_worker: bool = True
@@ -163,7 +165,11 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         delivery_poll_interval=_parse_number(
             "LANGOS_DELIVERY_POLL_SECONDS", get("DELIVERY_POLL_SECONDS", "1.0"), float
         ),
-        delivery_max_attempts=_parse_number("LANGOS_DELIVERY_MAX_ATTEMPTS", get("DELIVERY_MAX_ATTEMPTS", "8"), int),
+        delivery_max_attempts=_parse_number("LANGOS_DELIVERY_MAX_ATTEMPTS", get("DELIVERY_MAX_ATTEMPTS", "20"), int),
+        delivery_retry_window_seconds=_parse_number(
+            "LANGOS_DELIVERY_RETRY_WINDOW_SECONDS", get("DELIVERY_RETRY_WINDOW_SECONDS", "86400"), float
+        ),
+        delivery_lease_seconds=_parse_number("LANGOS_DELIVERY_LEASE_SECONDS", get("DELIVERY_LEASE_SECONDS", "60"), float),
         delivery_backoff_base=_parse_number(
             "LANGOS_DELIVERY_BACKOFF_SECONDS", get("DELIVERY_BACKOFF_SECONDS", "2.0"), float
         ),

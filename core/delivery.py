@@ -1,27 +1,39 @@
 """The delivery worker: pushes queued updates to the ATS and sends queued email.
 
-Each ``Delivery`` row is written in the transaction that changed the assessment, so an
-update is never lost between the state change and the push. The worker delivers the rows
-of one assessment in order, retries failures that retrying can fix with exponential
-backoff and jitter (honouring ``Retry-After``), and marks a row ``failed`` when the ATS
-rejects it for good or its attempts run out. Failed rows stay visible in settings, where
-an admin can retry them.
+Each ``Delivery`` row (the outbox) is written in the transaction that changed the
+assessment, so an update cannot be lost between the state change and the push. Workers,
+in the server process or in ``langos worker`` processes, claim due rows for a lease
+(``claimed_until``); a worker that dies leaves its claims to expire and another takes
+them over. Delivery is at least once: a worker killed after the ATS accepted an update
+but before recording it delivers it again.
+
+The rows of one assessment go out in ``sequence`` order. Failures that retrying can fix
+(timeouts, connection errors, 429, 5xx) are retried with exponential backoff and full
+jitter, honouring ``Retry-After``, until the attempts or the retry window run out; then
+the row is dead-lettered (``failed``), never deleted. A rejected credential pauses the
+integration ("Needs attention") with its updates kept waiting until the admin replaces the
+key or resumes; an update the ATS rejects as invalid is dead-lettered and also pauses it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
+import os
 import random
+import socket
 import time
+from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from . import metrics
 from .exceptions import CredentialRejected, UpstreamError
-from .models import Assessment, Delivery, Email, Integration, utcnow
+from .models import Assessment, Delivery, DeliveryAttempt, Email, Integration, utcnow
 from .types import AssessmentUpdate, CategoryScore
 
 if TYPE_CHECKING:
@@ -29,7 +41,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 50
 EMAIL_MAX_ATTEMPTS = 5
 ONE_MS = dt.timedelta(milliseconds=1)
 
@@ -39,9 +50,12 @@ def report_url(public_url: str, assessment_id: str) -> str:
 
 
 def backoff_delay(attempts: int, base: float, maximum: float, retry_after: float | None = None) -> float:
-    """Return the seconds to wait before the next attempt: exponential, with full jitter."""
-    delay = min(maximum, base * 2 ** max(attempts - 1, 0))
-    delay = random.uniform(delay / 2, delay)
+    """Return the seconds to wait before the next attempt: exponential, with full jitter.
+
+    ``Retry-After`` from the ATS is a floor, capped at ``maximum``.
+    """
+    ceiling = min(maximum, base * 2 ** max(attempts - 1, 0))
+    delay = random.uniform(0, ceiling)
     if retry_after is not None:
         delay = max(delay, min(retry_after, maximum))
     return delay
@@ -57,50 +71,68 @@ def build_update(public_url: str, delivery: Delivery, assessment: Assessment, no
     if not_before is not None and occurred_at <= not_before:
         occurred_at = not_before + ONE_MS
 
-    update = AssessmentUpdate(
+    fields: dict = {}
+    if delivery.event == "completed":
+        fields = {
+            "score": assessment.score,
+            "max_score": assessment.max_score,
+            "category_scores": tuple(CategoryScore(**item) for item in assessment.category_scores or []),
+            "duration_minutes": assessment.duration_minutes,
+        }
+    return AssessmentUpdate(
         assessment_id=assessment.id,
         event=delivery.event,
         occurred_at=occurred_at,
         report_url=report_url(public_url, assessment.id),
+        **fields,
     )
-    if delivery.event == "completed":
-        categories = tuple(CategoryScore(**item) for item in assessment.category_scores or [])
-        update = AssessmentUpdate(
-            assessment_id=update.assessment_id,
-            event=update.event,
-            occurred_at=occurred_at,
-            report_url=update.report_url,
-            score=assessment.score,
-            max_score=assessment.max_score,
-            category_scores=categories,
-            duration_minutes=assessment.duration_minutes,
-        )
-    return update
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What one attempt did, recorded on the delivery and as a ``DeliveryAttempt``."""
+
+    outcome: str
+    summary: str
+    status_code: int | None = None
+    retry_after: float | None = None
+    pause_message: str | None = None
+    sent_occurred_at: dt.datetime | None = None
+
+
+def default_worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class DeliveryWorker:
-    def __init__(self, host: Host) -> None:
+    """Claims due deliveries and emails and pushes them, ``concurrency`` assessments at a time."""
+
+    def __init__(self, host: Host, *, name: str | None = None, concurrency: int = 16, batch_size: int = 200) -> None:
         self.host = host
         self.settings = host.settings
+        self.name = name or default_worker_name()
+        self.concurrency = concurrency
+        self.batch_size = batch_size
+        self.lease = dt.timedelta(seconds=self.settings.delivery_lease_seconds)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until ``stop`` is set, polling every ``delivery_poll_interval`` seconds."""
-        logger.info("delivery worker started")
+        """Deliver until ``stop`` is set, polling every ``delivery_poll_interval`` seconds when idle."""
+        logger.info("delivery worker %s started", self.name)
         while not stop.is_set():
             try:
                 done = await self.run_once()
             except Exception:
-                logger.exception("delivery worker pass failed; trying again after the poll interval")
+                logger.exception("delivery worker %s pass failed; trying again after the poll interval", self.name)
                 done = 0
             if done == 0:
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=self.settings.delivery_poll_interval)
                 except TimeoutError:
                     pass
-        logger.info("delivery worker stopped")
+        logger.info("delivery worker %s stopped", self.name)
 
     async def run_once(self) -> int:
-        """Process every due email and delivery once; return how many were attempted."""
+        """Process every due email and one batch of due deliveries; return how many were attempted."""
         return await self._send_emails() + await self._push_deliveries()
 
     async def drain(self, timeout: float = 30.0) -> None:
@@ -110,43 +142,219 @@ class DeliveryWorker:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"deliveries still due after {timeout} s")
 
+    # Claiming
+
+    async def _claim(self, session: AsyncSession, model: type, ready: list) -> list[str]:
+        """Claim due rows of ``model`` for this worker's lease; return the ids claimed."""
+        now = utcnow()
+        claimable = and_(model.status == "pending", or_(model.claimed_until.is_(None), model.claimed_until < now))
+        query = select(model.id).where(claimable, model.next_attempt_at <= now, *ready)
+        query = query.order_by(model.next_attempt_at).limit(self.batch_size)
+        if session.bind.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=model)
+        ids = list(await session.scalars(query))
+        if not ids:
+            await session.rollback()
+            return []
+
+        lease_until = now + self.lease
+        await session.execute(
+            update(model)
+            .where(model.id.in_(ids), claimable)
+            .values(claimed_by=self.name, claimed_until=lease_until)
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+        mine = await session.scalars(
+            select(model.id).where(model.id.in_(ids), model.claimed_by == self.name, model.claimed_until == lease_until)
+        )
+        return list(mine)
+
     # Deliveries
 
     async def _push_deliveries(self) -> int:
         async with self.host.session() as session:
-            due = list(
-                await session.scalars(
-                    select(Delivery)
-                    .where(Delivery.status == "pending", Delivery.next_attempt_at <= utcnow())
-                    .order_by(Delivery.created_at)
-                    .limit(BATCH_SIZE)
-                )
+            ready = [
+                Delivery.integration_id.in_(select(Integration.id).where(Integration.status != "error")),
+            ]
+            ids = await self._claim(session, Delivery, ready)
+            if not ids:
+                return 0
+            rows = (await session.execute(
+                select(Delivery.id, Delivery.assessment_id, Delivery.sequence).where(Delivery.id.in_(ids))
+            )).all()
+
+        by_assessment: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for delivery_id, assessment_id, sequence in rows:
+            by_assessment[assessment_id].append((sequence, delivery_id))
+
+        semaphore = asyncio.Semaphore(self.concurrency)
+
+        async def deliver_in_order(items: list[tuple[int, str]]) -> None:
+            async with semaphore:
+                for index, (_, delivery_id) in enumerate(sorted(items)):
+                    if not await self._process(delivery_id):
+                        await self._release([item[1] for item in sorted(items)[index + 1:]])
+                        return
+
+        await asyncio.gather(*(deliver_in_order(items) for items in by_assessment.values()))
+        return len(rows)
+
+    async def _release(self, delivery_ids: list[str]) -> None:
+        if not delivery_ids:
+            return
+        async with self.host.session() as session:
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(delivery_ids), Delivery.claimed_by == self.name)
+                .values(claimed_by=None, claimed_until=None)
+                .execution_options(synchronize_session=False)
             )
-        attempted = 0
-        blocked: set[str] = set()
-        for delivery in due:
-            if delivery.assessment_id in blocked:
-                continue
-            async with self.host.session() as session:
-                delivery = await session.get(Delivery, delivery.id)
-                if delivery is None or delivery.status != "pending":
-                    continue
-                if await self._has_earlier_pending(session, delivery):
-                    blocked.add(delivery.assessment_id)
-                    continue
-                ok = await self._attempt(session, delivery)
-                await session.commit()
-                attempted += 1
-                if not ok:
-                    blocked.add(delivery.assessment_id)
-        return attempted
+            await session.commit()
+
+    async def _process(self, delivery_id: str) -> bool:
+        """Push one claimed delivery and record the outcome; return True when later ones may follow."""
+        async with self.host.session() as session:
+            delivery = await session.get(Delivery, delivery_id)
+            if delivery is None or delivery.status != "pending" or delivery.claimed_by != self.name:
+                return False
+            if await self._has_earlier_pending(session, delivery):
+                await session.rollback()
+                await self._release([delivery_id])
+                return False
+            integration = await session.get(Integration, delivery.integration_id)
+            assessment = await session.get(Assessment, delivery.assessment_id)
+            prepared = await self._prepare(session, delivery, integration, assessment)
+            await session.commit()
+
+        started = time.perf_counter()
+        if isinstance(prepared, Outcome):
+            outcome = prepared
+        else:
+            outcome = await self._push(delivery, integration, prepared)
+        duration_ms = (time.perf_counter() - started) * 1000
+        return await self._record(delivery_id, outcome, duration_ms)
+
+    async def _prepare(
+        self, session: AsyncSession, delivery: Delivery, integration: Integration | None, assessment: Assessment | None
+    ) -> AssessmentUpdate | Outcome:
+        if integration is None or assessment is None or integration.credential_encrypted is None:
+            return Outcome("failed", "The integration was disconnected; reconnect it, then retry this delivery.")
+        if delivery.connector not in self.host.hooks.connectors:
+            return Outcome("failed", f"The connector {delivery.connector!r} is not enabled on this server.")
+        if await self._superseded(session, delivery):
+            return Outcome("skipped", "A newer update of this assessment was already delivered.")
+        last = await self._last_delivered_at(session, assessment.id)
+        return build_update(self.settings.public_url, delivery, assessment, last)
+
+    async def _push(self, delivery: Delivery, integration: Integration, update_: AssessmentUpdate) -> Outcome:
+        connector = delivery.connector
+        context = self.host.connector_context(connector, delivery.workspace_id, integration.id)
+        started = time.perf_counter()
+        try:
+            await self.host.hooks.push_update(
+                connector, context=context, credential=self.host.credential(integration), update=update_
+            )
+        except CredentialRejected as exc:
+            return Outcome("paused", exc.message, exc.status_code, pause_message=exc.message)
+        except UpstreamError as exc:
+            if exc.retryable:
+                return Outcome("retry", exc.message, exc.status_code, retry_after=exc.retry_after)
+            message = (
+                f"The ATS rejected an update of assessment {delivery.assessment_id} as invalid ({exc.message}). "
+                "The update was dead-lettered; resume deliveries once the cause is fixed."
+            )
+            return Outcome("failed", exc.message, exc.status_code, pause_message=message)
+        except Exception as exc:
+            logger.exception("delivery %s of assessment %s raised an unexpected error", delivery.id, delivery.assessment_id)
+            return Outcome("retry", f"unexpected error: {type(exc).__name__}")
+        finally:
+            metrics.PUSH_SECONDS.labels(connector).observe(time.perf_counter() - started)
+        return Outcome("delivered", "accepted", 200, sent_occurred_at=update_.occurred_at)
+
+    async def _record(self, delivery_id: str, outcome: Outcome, duration_ms: float) -> bool:
+        """Write the outcome on the delivery and its attempt; release the claim."""
+        async with self.host.session() as session:
+            delivery = await session.get(Delivery, delivery_id)
+            if delivery is None:
+                return False
+            now = utcnow()
+            delivery.attempts += 1
+            delivery.last_attempt_at = now
+            delivery.last_status_code = outcome.status_code
+            delivery.claimed_by = None
+            delivery.claimed_until = None
+            kind = outcome.outcome
+            window_over = now - delivery.queued_at > dt.timedelta(seconds=self.settings.delivery_retry_window_seconds)
+            if kind == "retry" and (delivery.attempts >= self.settings.delivery_max_attempts or window_over):
+                kind = "failed"
+            next_attempt = None
+
+            if kind == "delivered":
+                delivery.status = "delivered"
+                delivery.delivered_at = now
+                delivery.last_error = None
+                # The time sent, which may have been moved past an earlier update's, orders the next one.
+                delivery.occurred_at = outcome.sent_occurred_at or delivery.occurred_at
+            elif kind == "skipped":
+                delivery.status = "skipped"
+                delivery.last_error = outcome.summary
+            elif kind == "retry":
+                next_attempt = now + dt.timedelta(seconds=self._delay(delivery.attempts, outcome.retry_after))
+                delivery.next_attempt_at = next_attempt
+                delivery.last_error = outcome.summary
+                metrics.RETRIES.labels(delivery.connector).inc()
+            elif kind == "paused":
+                delivery.next_attempt_at = now
+                delivery.last_error = outcome.summary
+            else:
+                delivery.status = "failed"
+                delivery.last_error = outcome.summary
+                metrics.DEAD_LETTERS.labels(delivery.connector).inc()
+
+            if outcome.pause_message is not None:
+                await self._pause(session, delivery.integration_id, outcome.pause_message)
+            session.add(DeliveryAttempt(
+                delivery_id=delivery.id, attempted_at=now, duration_ms=round(duration_ms, 1), outcome=kind,
+                status_code=outcome.status_code, summary=outcome.summary[:2000], next_attempt_at=next_attempt, worker=self.name,
+            ))
+            await session.commit()
+
+        metrics.DELIVERIES.labels(delivery.connector, kind).inc()
+        self._log(delivery, kind, outcome, duration_ms, next_attempt)
+        return kind in ("delivered", "skipped", "failed") and outcome.pause_message is None
+
+    async def _pause(self, session: AsyncSession, integration_id: str, message: str) -> None:
+        integration = await session.get(Integration, integration_id)
+        if integration is not None and integration.status != "not_connected":
+            integration.status = "error"
+            integration.error_message = message
+            logger.error("integration %s (%s) of workspace %s paused: %s",
+                         integration.id, integration.connector, integration.workspace_id, message)
+
+    def _log(self, delivery: Delivery, kind: str, outcome: Outcome, duration_ms: float, next_attempt: dt.datetime | None) -> None:
+        ids = (delivery.id, delivery.event, delivery.assessment_id, delivery.workspace_id)
+        if kind == "delivered":
+            logger.info("delivery %s (%s) of assessment %s in workspace %s delivered in %.0f ms after %d attempt(s)",
+                        *ids, duration_ms, delivery.attempts)
+        elif kind == "retry":
+            logger.warning("delivery %s (%s) of assessment %s in workspace %s failed (attempt %d): %s; next attempt at %s",
+                           *ids, delivery.attempts, outcome.summary, next_attempt.isoformat() if next_attempt else "-")
+        elif kind == "skipped":
+            logger.info("delivery %s (%s) of assessment %s in workspace %s skipped: %s", *ids, outcome.summary)
+        else:
+            logger.error("delivery %s (%s) of assessment %s in workspace %s %s after %d attempt(s): %s",
+                         *ids, "dead-lettered" if kind == "failed" else "paused", delivery.attempts, outcome.summary)
+
+    def _delay(self, attempts: int, retry_after: float | None = None) -> float:
+        return backoff_delay(attempts, self.settings.delivery_backoff_base, self.settings.delivery_backoff_max, retry_after)
 
     async def _has_earlier_pending(self, session: AsyncSession, delivery: Delivery) -> bool:
         earlier = await session.scalar(
             select(Delivery.id).where(
                 Delivery.assessment_id == delivery.assessment_id,
                 Delivery.status == "pending",
-                Delivery.created_at < delivery.created_at,
+                Delivery.sequence < delivery.sequence,
             ).limit(1)
         )
         return earlier is not None
@@ -157,7 +365,7 @@ class DeliveryWorker:
             select(Delivery.id).where(
                 Delivery.assessment_id == delivery.assessment_id,
                 Delivery.status == "delivered",
-                Delivery.created_at > delivery.created_at,
+                Delivery.sequence > delivery.sequence,
             ).limit(1)
         )
         return later is not None
@@ -165,132 +373,102 @@ class DeliveryWorker:
     async def _last_delivered_at(self, session: AsyncSession, assessment_id: str) -> dt.datetime | None:
         return await session.scalar(
             select(Delivery.occurred_at)
-            .where(and_(Delivery.assessment_id == assessment_id, Delivery.status == "delivered"))
+            .where(Delivery.assessment_id == assessment_id, Delivery.status == "delivered")
             .order_by(Delivery.occurred_at.desc())
             .limit(1)
         )
-
-    async def _attempt(self, session: AsyncSession, delivery: Delivery) -> bool:
-        """Push one delivery and record the outcome on it; return True when delivered."""
-        integration = await session.get(Integration, delivery.integration_id)
-        assessment = await session.get(Assessment, delivery.assessment_id)
-        now = utcnow()
-        delivery.attempts += 1
-        delivery.last_attempt_at = now
-
-        if integration is None or assessment is None or integration.credential_encrypted is None:
-            delivery.status = "failed"
-            delivery.last_error = "The integration was disconnected; reconnect it and retry this delivery."
-            logger.warning("delivery %s of assessment %s failed: integration disconnected", delivery.id, delivery.assessment_id)
-            return False
-        if delivery.connector not in self.host.hooks.connectors:
-            delivery.status = "failed"
-            delivery.last_error = f"The connector {delivery.connector!r} is not enabled on this server."
-            logger.warning("delivery %s failed: connector %s not enabled", delivery.id, delivery.connector)
-            return False
-
-        if await self._superseded(session, delivery):
-            delivery.status = "skipped"
-            delivery.last_error = "A newer update of this assessment was already delivered."
-            logger.info("delivery %s (%s) of assessment %s skipped: a newer update was delivered",
-                        delivery.id, delivery.event, assessment.id)
-            return True
-
-        last = await self._last_delivered_at(session, assessment.id)
-        update = build_update(self.settings.public_url, delivery, assessment, last)
-        delivery.occurred_at = update.occurred_at
-        context = self.host.connector_context(delivery.connector, delivery.workspace_id, integration.id)
-        started = time.perf_counter()
-        try:
-            await self.host.hooks.push_update(
-                delivery.connector, context=context, credential=self.host.credential(integration), update=update
-            )
-        except CredentialRejected as exc:
-            self._fail(delivery, exc)
-            integration.status = "error"
-            integration.error_message = exc.message
-            return False
-        except UpstreamError as exc:
-            if exc.retryable and delivery.attempts < self.settings.delivery_max_attempts:
-                self._schedule_retry(delivery, exc)
-            else:
-                self._fail(delivery, exc)
-            return False
-        except Exception as exc:
-            logger.exception("delivery %s of assessment %s raised an unexpected error", delivery.id, assessment.id)
-            delivery.last_error = f"unexpected error: {exc!r}"
-            if delivery.attempts < self.settings.delivery_max_attempts:
-                delivery.next_attempt_at = utcnow() + dt.timedelta(seconds=self._delay(delivery.attempts))
-            else:
-                delivery.status = "failed"
-            return False
-
-        delivery.status = "delivered"
-        delivery.delivered_at = utcnow()
-        delivery.last_error = None
-        delivery.last_status_code = 200
-        logger.info("delivery %s (%s) of assessment %s delivered in %.0f ms after %d attempt(s)", delivery.id,
-                    delivery.event, assessment.id, (time.perf_counter() - started) * 1000, delivery.attempts)
-        return True
-
-    def _delay(self, attempts: int, retry_after: float | None = None) -> float:
-        return backoff_delay(attempts, self.settings.delivery_backoff_base, self.settings.delivery_backoff_max, retry_after)
-
-    def _schedule_retry(self, delivery: Delivery, exc: UpstreamError) -> None:
-        delay = self._delay(delivery.attempts, exc.retry_after)
-        delivery.next_attempt_at = utcnow() + dt.timedelta(seconds=delay)
-        delivery.last_error = exc.message
-        delivery.last_status_code = exc.status_code
-        logger.warning("delivery %s of assessment %s failed (attempt %d): %s; retrying in %.1f s",
-                       delivery.id, delivery.assessment_id, delivery.attempts, exc.message, delay)
-
-    def _fail(self, delivery: Delivery, exc: UpstreamError) -> None:
-        delivery.status = "failed"
-        delivery.last_error = exc.message
-        delivery.last_status_code = exc.status_code
-        logger.error("delivery %s of assessment %s failed for good after %d attempt(s): %s",
-                     delivery.id, delivery.assessment_id, delivery.attempts, exc.message)
 
     # Email
 
     async def _send_emails(self) -> int:
         async with self.host.session() as session:
-            due = list(
-                await session.scalars(
-                    select(Email)
-                    .where(Email.status == "pending", Email.next_attempt_at <= utcnow())
-                    .order_by(Email.created_at)
-                    .limit(BATCH_SIZE)
-                )
-            )
-            for message in due:
-                message.attempts += 1
-                try:
-                    await self.host.mail.send(message)
-                except OSError as exc:
-                    message.last_error = f"{type(exc).__name__}: {exc}"
-                    if message.attempts >= EMAIL_MAX_ATTEMPTS:
-                        message.status = "failed"
-                        logger.error("email %s to %s failed for good: %s", message.id, message.recipient, message.last_error)
-                    else:
-                        delay = self._delay(message.attempts)
-                        message.next_attempt_at = utcnow() + dt.timedelta(seconds=delay)
-                        logger.warning("email %s failed (attempt %d): %s; retrying in %.1f s",
-                                       message.id, message.attempts, message.last_error, delay)
-                    continue
+            ids = await self._claim(session, Email, [])
+        for email_id in ids:
+            await self._send_email(email_id)
+        return len(ids)
+
+    async def _send_email(self, email_id: str) -> None:
+        async with self.host.session() as session:
+            message = await session.get(Email, email_id)
+            if message is None or message.status != "pending" or message.claimed_by != self.name:
+                return
+            message.attempts += 1
+            message.claimed_by = None
+            message.claimed_until = None
+            try:
+                await self.host.mail.send(message)
+            except OSError as exc:
+                message.last_error = f"{type(exc).__name__}: {exc}"
+                if message.attempts >= EMAIL_MAX_ATTEMPTS:
+                    message.status = "failed"
+                    logger.error("email %s to %s failed for good: %s", message.id, message.recipient, message.last_error)
+                else:
+                    delay = self._delay(message.attempts)
+                    message.next_attempt_at = utcnow() + dt.timedelta(seconds=delay)
+                    logger.warning("email %s failed (attempt %d): %s; retrying in %.1f s",
+                                   message.id, message.attempts, message.last_error, delay)
+            else:
                 message.status = "sent"
                 message.sent_at = utcnow()
             await session.commit()
-        return len(due)
 
 
 async def retry_delivery(session: AsyncSession, workspace_id: str, delivery_id: str) -> Delivery | None:
-    """Put a failed delivery back in the queue; return None when it is not in the workspace."""
+    """Put a dead-lettered delivery back in the queue; return None when it is not in the workspace."""
     delivery = await session.get(Delivery, delivery_id)
     if delivery is None or delivery.workspace_id != workspace_id:
         return None
     if delivery.status == "failed":
         delivery.status = "pending"
         delivery.next_attempt_at = utcnow()
-        logger.info("delivery %s queued again by an admin", delivery.id)
+        delivery.queued_at = utcnow()
+        logger.info("delivery %s of assessment %s queued again by an admin", delivery.id, delivery.assessment_id)
     return delivery
+
+
+class ReplayRejected(Exception):
+    """A replay would send an older state over a newer one."""
+
+
+async def replay_delivery(session: AsyncSession, workspace_id: str, delivery_id: str) -> Delivery | None:
+    """Queue a delivered update again, as a new delivery; return None when it is not in the workspace.
+
+    Only the newest delivered update of an assessment can be replayed, since an older one
+    would overwrite the newer state in the ATS.
+    """
+    original = await session.get(Delivery, delivery_id)
+    if original is None or original.workspace_id != workspace_id:
+        return None
+    if original.status != "delivered":
+        raise ReplayRejected("Only a delivered update can be replayed; retry a dead-lettered one instead.")
+    newest = await session.scalar(
+        select(Delivery.sequence).where(Delivery.assessment_id == original.assessment_id, Delivery.status == "delivered")
+        .order_by(Delivery.sequence.desc()).limit(1)
+    )
+    if newest != original.sequence:
+        raise ReplayRejected("Only the newest delivered update of an assessment can be replayed; an older one would overwrite it.")
+
+    last = await session.scalar(select(Delivery.sequence).where(Delivery.assessment_id == original.assessment_id)
+                                .order_by(Delivery.sequence.desc()).limit(1))
+    replay = Delivery(
+        workspace_id=original.workspace_id,
+        integration_id=original.integration_id,
+        assessment_id=original.assessment_id,
+        connector=original.connector,
+        event=original.event,
+        sequence=(last or 0) + 1,
+        occurred_at=original.occurred_at,
+        next_attempt_at=utcnow(),
+    )
+    session.add(replay)
+    await session.flush()
+    logger.info("delivery %s of assessment %s replayed as %s", original.id, original.assessment_id, replay.id)
+    return replay
+
+
+async def resume_integration(session: AsyncSession, integration: Integration) -> None:
+    """Clear "needs attention" so the waiting deliveries go out."""
+    if integration.status == "error":
+        integration.status = "connected"
+        integration.error_message = None
+        logger.info("integration %s (%s) of workspace %s resumed", integration.id, integration.connector, integration.workspace_id)

@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -161,6 +161,7 @@ async def queue_delivery(session: AsyncSession, assessment: Assessment, event: s
     integration = await session.get(Integration, assessment.integration_id)
     if integration is None:
         return
+    last = await session.scalar(select(func.max(Delivery.sequence)).where(Delivery.assessment_id == assessment.id))
     session.add(
         Delivery(
             workspace_id=assessment.workspace_id,
@@ -168,6 +169,7 @@ async def queue_delivery(session: AsyncSession, assessment: Assessment, event: s
             assessment_id=assessment.id,
             connector=integration.connector,
             event=event,
+            sequence=(last or 0) + 1,
             occurred_at=occurred_at,
             next_attempt_at=utcnow(),
         )

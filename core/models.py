@@ -248,10 +248,17 @@ class TimelineEvent(Base):
 
 
 class Delivery(Base):
-    """A status or result update waiting to be pushed to the ATS, written with the state change."""
+    """A status or result update for the ATS: the outbox row, written with the state change.
+
+    A worker claims a row by setting ``claimed_by`` and ``claimed_until``; when the worker
+    dies, another takes the row over once ``claimed_until`` has passed.
+    """
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        UniqueConstraint("assessment_id", "sequence"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
@@ -260,7 +267,9 @@ class Delivery(Base):
     connector: Mapped[str] = mapped_column(String(64))
     # started, completed or cancelled
     event: Mapped[str] = mapped_column(String(40))
-    # pending, delivered, skipped (a newer update was delivered first) or failed
+    # 1, 2, 3... per assessment: the order in which the ATS must receive the updates
+    sequence: Mapped[int] = mapped_column(Integer)
+    # pending, delivered, skipped (a newer update was delivered first) or failed (dead-lettered)
     status: Mapped[str] = mapped_column(String(20), default="pending")
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -268,8 +277,29 @@ class Delivery(Base):
     last_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_status_code: Mapped[int | None] = mapped_column(Integer)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # when the retry window started: queueing, or an admin's retry of a dead letter
+    queued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class DeliveryAttempt(Base):
+    """One try at pushing a delivery, kept for the Deliveries page."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"), index=True)
+    attempted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    duration_ms: Mapped[float] = mapped_column(Float)
+    # delivered, retry, paused (the integration needs attention), failed or skipped
+    outcome: Mapped[str] = mapped_column(String(20))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    summary: Mapped[str] = mapped_column(Text)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    worker: Mapped[str | None] = mapped_column(String(100))
 
 
 class Email(Base):
@@ -287,6 +317,8 @@ class Email(Base):
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -42,6 +42,16 @@ async def deliveries(stack: Stack, assessment_id: str) -> list[Delivery]:
         return list(rows)
 
 
+async def all_delivered(stack: Stack, assessment_id: str) -> list[Delivery]:
+    """Wait until every delivery of the assessment is recorded as delivered, and return them."""
+
+    async def done() -> list[Delivery] | None:
+        rows = await deliveries(stack, assessment_id)
+        return rows if rows and all(row.status == "delivered" for row in rows) else None
+
+    return await wait_for(done)
+
+
 def accepted(stack: Stack, assessment_id: str) -> list[dict]:
     return [u.body for u in stack.ashby.state.fake.updates if u.assessment_id == assessment_id and u.accepted]
 
@@ -51,10 +61,9 @@ async def test_server_errors_are_retried(stack: Stack) -> None:
     stack.ashby.state.fake.inject_failures(2, status=500)
     await candidate_starts(stack, assessment_id)
 
-    await wait_for(lambda: accepted(stack, assessment_id))
-    [delivery] = await deliveries(stack, assessment_id)
-    assert delivery.status == "delivered"
+    [delivery] = await all_delivered(stack, assessment_id)
     assert delivery.attempts == 3
+    assert len(accepted(stack, assessment_id)) == 1
 
 
 async def test_rate_limit_is_retried(stack: Stack) -> None:
@@ -62,37 +71,59 @@ async def test_rate_limit_is_retried(stack: Stack) -> None:
     stack.ashby.state.fake.inject_failures(1, status=429, retry_after=0.2)
     await candidate_starts(stack, assessment_id)
 
-    await wait_for(lambda: accepted(stack, assessment_id))
-    [delivery] = await deliveries(stack, assessment_id)
+    [delivery] = await all_delivered(stack, assessment_id)
     assert delivery.attempts == 2
 
 
-async def test_rejected_key_marks_integration(stack: Stack) -> None:
+async def integration_status(stack: Stack) -> Integration:
+    async with stack.langos.state.host.session() as session:
+        return await session.scalar(select(Integration))
+
+
+async def test_rejected_key_pauses_until_key_replaced(stack: Stack) -> None:
     assessment_id = await start_one(stack)
     stack.ashby.state.fake.inject_failures(1, status=403)
     await candidate_starts(stack, assessment_id)
 
-    async def failed() -> bool:
-        rows = await deliveries(stack, assessment_id)
-        return rows[0].status == "failed"
+    async def paused() -> bool:
+        return (await integration_status(stack)).status == "error"
 
-    await wait_for(failed)
-    async with stack.langos.state.host.session() as session:
-        integration = await session.scalar(select(Integration))
-    assert integration.status == "error"
+    await wait_for(paused)
+    integration = await integration_status(stack)
     assert "Ashby rejected the API key" in integration.error_message
+    [delivery] = await deliveries(stack, assessment_id)
+    assert delivery.status == "pending"
+    assert delivery.attempts == 1
 
     page = await stack.admin.client.get("/settings/integrations")
-    assert "Needs attention" in page.text
-    assert "Retry" in page.text
+    assert 'data-testid="needs-attention"' in page.text
+    assert "Resume deliveries" in page.text
+    assert accepted(stack, assessment_id) == []
 
-    [delivery] = await deliveries(stack, assessment_id)
-    retried = await stack.admin.post_form(f"/settings/integrations/ashby/deliveries/{delivery.id}/retry")
-    assert retried.status_code == 303
+    replaced = await stack.admin.connect()
+    assert replaced.status_code == 303
     await wait_for(lambda: accepted(stack, assessment_id))
+    assert (await integration_status(stack)).status == "connected"
 
 
-async def test_validation_error_is_not_retried(stack: Stack) -> None:
+async def test_resume_sends_waiting_updates(stack: Stack) -> None:
+    assessment_id = await start_one(stack)
+    stack.ashby.state.fake.inject_failures(1, status=401)
+    await candidate_starts(stack, assessment_id)
+
+    async def paused() -> bool:
+        return (await integration_status(stack)).status == "error"
+
+    await wait_for(paused)
+    await candidate_completes(stack, assessment_id)
+    resumed = await stack.admin.post_form("/settings/integrations/ashby/resume")
+    assert resumed.status_code == 303
+    await wait_for(lambda: len(accepted(stack, assessment_id)) == 2)
+    statuses = [body["assessment_status"]["value"] for body in accepted(stack, assessment_id)]
+    assert statuses == ["Started", "Completed"]
+
+
+async def test_validation_error_dead_letters_and_pauses(stack: Stack) -> None:
     assessment_id = await start_one(stack)
     original = stack.langos.state.host.settings.public_url
     # A report URL that is not absolute breaks the contract, and the fake Ashby rejects it.
@@ -109,6 +140,55 @@ async def test_validation_error_is_not_retried(stack: Stack) -> None:
     [delivery] = await deliveries(stack, assessment_id)
     assert delivery.attempts == 1
     assert "invalid_input" in delivery.last_error
+    integration = await integration_status(stack)
+    assert integration.status == "error"
+    assert "rejected an update" in integration.error_message
+
+    page = await stack.admin.client.get("/settings/integrations/ashby/deliveries?status=failed")
+    assert page.status_code == 200
+    assert 'data-status="failed"' in page.text
+    assert "invalid_input" in page.text
+
+    await stack.admin.post_form("/settings/integrations/ashby/resume")
+    retried = await stack.admin.post_form(f"/settings/integrations/ashby/deliveries/{delivery.id}/retry")
+    assert retried.status_code == 303
+    await wait_for(lambda: accepted(stack, assessment_id))
+
+
+async def test_retries_exhausted_dead_letter(stack: Stack) -> None:
+    object.__setattr__(stack.langos.state.host.settings, "delivery_max_attempts", 3)
+    assessment_id = await start_one(stack)
+    stack.ashby.state.fake.inject_failures(5, status=503)
+    await candidate_starts(stack, assessment_id)
+
+    async def failed() -> bool:
+        return (await deliveries(stack, assessment_id))[0].status == "failed"
+
+    await wait_for(failed)
+    [delivery] = await deliveries(stack, assessment_id)
+    assert delivery.attempts == 3
+    assert (await integration_status(stack)).status == "connected"
+    page = await stack.admin.client.get("/settings/integrations/ashby/deliveries")
+    assert page.text.count('data-testid="attempt"') == 3
+    assert "503" in page.text
+
+
+async def test_replay_newest_update(stack: Stack) -> None:
+    assessment_id = await start_one(stack)
+    await candidate_starts(stack, assessment_id)
+    [delivery] = await all_delivered(stack, assessment_id)
+
+    replayed = await stack.admin.post_form(f"/settings/integrations/ashby/deliveries/{delivery.id}/replay")
+    assert replayed.status_code == 303
+    await wait_for(lambda: len(accepted(stack, assessment_id)) == 2)
+    first, second = accepted(stack, assessment_id)
+    assert second["timestamp"] > first["timestamp"]
+
+    await candidate_completes(stack, assessment_id)
+    await wait_for(lambda: len(accepted(stack, assessment_id)) == 3)
+    await stack.admin.post_form(f"/settings/integrations/ashby/deliveries/{delivery.id}/replay")
+    page = await stack.admin.client.get("/settings/integrations/ashby/deliveries")
+    assert "Only the newest delivered update of an assessment can be replayed" in page.text
 
 
 async def test_started_is_delivered_before_completed(stack: Stack) -> None:

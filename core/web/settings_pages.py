@@ -15,16 +15,18 @@ from starlette.routing import Route
 
 from .. import integrations
 from ..crypto import Secret
-from ..delivery import retry_delivery
+from ..delivery import ReplayRejected, replay_delivery, resume_integration, retry_delivery
 from ..exceptions import CredentialRejected, NotFound, RequestValidationError, UpstreamError, UpstreamUnavailable
 from ..integrations import IssuedKey
-from ..models import AdminUser, ApiKey, Delivery, Integration, utcnow
+from ..models import AdminUser, ApiKey, Delivery, DeliveryAttempt, Integration, utcnow
 from .common import check_csrf, current_user, flash, get_host, login_redirect, redirect, render
 
 logger = logging.getLogger(__name__)
 
 STATUS_LABELS = {"not_connected": "Not connected", "connected": "Connected", "error": "Needs attention"}
-RECENT_DELIVERIES = 20
+RECENT_DELIVERIES = 10
+DELIVERIES_PAGE_SIZE = 50
+DELIVERY_STATUSES = ("pending", "delivered", "skipped", "failed")
 
 
 async def home(request: Request) -> Response:
@@ -221,13 +223,107 @@ async def disconnect(request: Request) -> Response:
 
 async def retry(request: Request) -> Response:
     async with get_host(request).session() as session:
-        user, _form, _connector = await _admin_form(request, session)
+        user, _form, connector = await _admin_form(request, session)
         delivery = await retry_delivery(session, user.workspace_id, request.path_params["delivery_id"])
         if delivery is None:
             raise HTTPException(404, "That delivery does not exist.")
         await session.commit()
         flash(request, "The update was queued again.", "success")
-    return redirect("/settings/integrations")
+    return redirect(_back(request, connector))
+
+
+async def replay(request: Request) -> Response:
+    async with get_host(request).session() as session:
+        user, _form, connector = await _admin_form(request, session)
+        try:
+            replayed = await replay_delivery(session, user.workspace_id, request.path_params["delivery_id"])
+        except ReplayRejected as exc:
+            flash(request, str(exc), "error")
+            return redirect(_back(request, connector))
+        if replayed is None:
+            raise HTTPException(404, "That delivery does not exist.")
+        await session.commit()
+        flash(request, "The update was queued to be sent again.", "success")
+    return redirect(_back(request, connector))
+
+
+async def resume(request: Request) -> Response:
+    async with get_host(request).session() as session:
+        user, _form, connector = await _admin_form(request, session)
+        integration = await _integration(session, user, connector)
+        await resume_integration(session, integration)
+        await session.commit()
+        flash(request, "Deliveries resumed; the waiting updates go out now.", "success")
+    return redirect(_back(request, connector))
+
+
+def _back(request: Request, connector: str) -> str:
+    """Return the page the form was posted from: the Deliveries page or the integrations page."""
+    referer = request.headers.get("referer", "")
+    if f"/settings/integrations/{connector}/deliveries" in referer:
+        return f"/settings/integrations/{connector}/deliveries"
+    return "/settings/integrations"
+
+
+async def deliveries_page(request: Request) -> Response:
+    host = get_host(request)
+    connector = request.path_params["connector"]
+    if connector not in host.hooks.connectors:
+        raise HTTPException(404, f"No connector named {connector!r} is installed.")
+    status = request.query_params.get("status") or None
+    if status is not None and status not in DELIVERY_STATUSES:
+        raise HTTPException(400, f"status {status!r} is not one of {', '.join(DELIVERY_STATUSES)}.")
+    try:
+        page = max(1, int(request.query_params.get("page", "1")))
+    except ValueError:
+        page = 1
+
+    async with host.session() as session:
+        user = await current_user(request, session)
+        if user is None:
+            return login_redirect(request)
+        integration = await integrations.get_integration(session, user.workspace_id, connector)
+        rows: list[Delivery] = []
+        attempts: dict[str, list[DeliveryAttempt]] = {}
+        total = 0
+        if integration is not None:
+            query = select(Delivery).where(Delivery.integration_id == integration.id)
+            if status:
+                query = query.where(Delivery.status == status)
+            total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            rows = list(await session.scalars(
+                query.order_by(Delivery.created_at.desc(), Delivery.sequence.desc())
+                .offset((page - 1) * DELIVERIES_PAGE_SIZE).limit(DELIVERIES_PAGE_SIZE)
+            ))
+            for attempt in await session.scalars(
+                select(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_([row.id for row in rows]))
+                .order_by(DeliveryAttempt.attempted_at)
+            ):
+                attempts.setdefault(attempt.delivery_id, []).append(attempt)
+        newest_delivered = _newest_delivered(rows)
+        context = {
+            "info": host.hooks.info(connector),
+            "connector": connector,
+            "integration": integration,
+            "deliveries": rows,
+            "attempts": attempts,
+            "newest_delivered": newest_delivered,
+            "status": status,
+            "statuses": DELIVERY_STATUSES,
+            "page": page,
+            "pages": max(1, -(-total // DELIVERIES_PAGE_SIZE)),
+            "total": total,
+        }
+        return render(request, "settings/deliveries.html", context)
+
+
+def _newest_delivered(rows: list[Delivery]) -> set[str]:
+    """Return the ids of the rows that are their assessment's newest delivered update on this page."""
+    newest: dict[str, Delivery] = {}
+    for row in rows:
+        if row.status == "delivered" and (row.assessment_id not in newest or row.sequence > newest[row.assessment_id].sequence):
+            newest[row.assessment_id] = row
+    return {row.id for row in newest.values()}
 
 
 def routes() -> list[Route]:
@@ -239,5 +335,8 @@ def routes() -> list[Route]:
         Route(prefix + "/{connector}/rotate", rotate, methods=["POST"]),
         Route(prefix + "/{connector}/keys/{key_id}/revoke", revoke, methods=["POST"]),
         Route(prefix + "/{connector}/disconnect", disconnect, methods=["POST"]),
+        Route(prefix + "/{connector}/resume", resume, methods=["POST"]),
+        Route(prefix + "/{connector}/deliveries", deliveries_page, methods=["GET"], name="deliveries"),
         Route(prefix + "/{connector}/deliveries/{delivery_id}/retry", retry, methods=["POST"]),
+        Route(prefix + "/{connector}/deliveries/{delivery_id}/replay", replay, methods=["POST"]),
     ]
