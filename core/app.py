@@ -26,6 +26,7 @@ from .db import upgrade_async
 from .delivery import DeliveryWorker
 from .host import Host
 from .logs import ConnectorCallLogger
+from .metrics import RequestMetrics, metrics_endpoint
 from .plugins import build_plugin_manager
 from .web import auth, candidate, engine_api, errors, reports, settings_pages
 
@@ -80,6 +81,8 @@ def create_app(
     routes: list[BaseRoute] = [
         Route("/", settings_pages.home, name="home"),
         Route("/healthz", settings_pages.healthz, name="healthz"),
+        Route("/readyz", settings_pages.readyz, name="readyz"),
+        Route("/metrics", metrics_endpoint, name="metrics"),
         *auth.routes(),
         *settings_pages.routes(),
         *reports.routes(),
@@ -101,6 +104,7 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[
+            Middleware(RequestMetrics),
             Middleware(
                 SessionMiddleware,
                 secret_key=host.secret_key,

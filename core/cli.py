@@ -13,6 +13,7 @@ import datetime as dt
 import getpass
 import json
 import logging
+import signal
 import sys
 from typing import AsyncIterator, Sequence
 
@@ -23,11 +24,11 @@ from . import integrations, seed
 from .config import Settings, load_settings
 from .crypto import Secret
 from .db import upgrade_async
-from .delivery import DeliveryWorker, retry_delivery
+from .delivery import DeliveryWorker, ReplayRejected, replay_delivery, resume_integration, retry_delivery
 from .exceptions import LangosError
 from .host import Host
 from .logs import configure_logging
-from .models import ApiKey, Delivery, Email, Workspace
+from .models import ApiKey, Delivery, DeliveryAttempt, Email, Workspace
 from .plugins import build_plugin_manager
 
 logger = logging.getLogger(__name__)
@@ -210,9 +211,47 @@ async def cmd_deliveries_list(settings: Settings, args: argparse.Namespace) -> N
             if args.status:
                 query = query.where(Delivery.status == args.status)
             deliveries = list(await session.scalars(query))
+            attempts: dict[str, list[DeliveryAttempt]] = {}
+            if args.attempts:
+                rows = await session.scalars(
+                    select(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_([d.id for d in deliveries]))
+                    .order_by(DeliveryAttempt.attempted_at)
+                )
+                for attempt in rows:
+                    attempts.setdefault(attempt.delivery_id, []).append(attempt)
     for item in deliveries:
-        print(f"{item.id}  {item.created_at.isoformat(timespec='seconds')}  {item.connector:8} {item.event:10} {item.status:9} "
-              f"attempts={item.attempts}  assessment={item.assessment_id}" + (f"  error={item.last_error}" if item.last_error else ""))
+        status = "dead-lettered" if item.status == "failed" else item.status
+        next_attempt = f"  next={item.next_attempt_at.isoformat(timespec='seconds')}" if item.status == "pending" else ""
+        print(f"{item.id}  {item.created_at.isoformat(timespec='seconds')}  {item.connector:8} {item.event:10} {status:13} "
+              f"attempts={item.attempts}  assessment={item.assessment_id}{next_attempt}"
+              + (f"  error={item.last_error}" if item.last_error else ""))
+        for attempt in attempts.get(item.id, []):
+            print(f"    {attempt.attempted_at.isoformat(timespec='seconds')}  {attempt.outcome:9} http={attempt.status_code or '-'}  "
+                  f"{attempt.duration_ms:.0f} ms  {attempt.summary}")
+
+
+async def cmd_replay(settings: Settings, args: argparse.Namespace) -> None:
+    async with open_host(settings) as host:
+        workspace = await _workspace(host, args.workspace)
+        async with host.session() as session:
+            try:
+                replay = await replay_delivery(session, workspace.id, args.delivery_id)
+            except ReplayRejected as exc:
+                raise CommandError(str(exc)) from None
+            if replay is None:
+                raise CommandError(f"no delivery {args.delivery_id!r} in workspace {args.workspace!r}")
+            await session.commit()
+    print(f"queued the update again as delivery {replay.id}")
+
+
+async def cmd_resume(settings: Settings, args: argparse.Namespace) -> None:
+    async with open_host(settings) as host:
+        _, integration = await _connected(host, args.workspace, args.connector)
+        async with host.session() as session:
+            integration = await session.merge(integration)
+            await resume_integration(session, integration)
+            await session.commit()
+    print(f"{args.connector} deliveries resumed")
 
 
 async def cmd_deliveries_retry(settings: Settings, args: argparse.Namespace) -> None:
@@ -228,11 +267,14 @@ async def cmd_deliveries_retry(settings: Settings, args: argparse.Namespace) -> 
 
 async def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
     async with open_host(settings) as host:
-        worker = DeliveryWorker(host)
+        worker = DeliveryWorker(host, concurrency=args.concurrency)
         if args.once:
             await worker.drain()
             return
         stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
         await worker.run(stop)
 
 
@@ -268,7 +310,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
 
     from .app import create_app
 
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=settings.log_level.lower())
+    log_level = settings.log_level.lower()
+    if args.workers > 1:
+        # Each worker process builds its own app from the environment.
+        uvicorn.run("core.app:app_from_environment", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, log_level=log_level)
+    else:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=log_level)
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
@@ -304,11 +352,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve = add("serve", cmd_serve, "Run the Langos server with uvicorn, configured from the environment.")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="uvicorn worker processes (default: 1); more than one needs PostgreSQL")
 
     add("migrate", cmd_migrate, "Apply the database migrations.")
 
-    worker = add("worker", cmd_worker, "Run the delivery worker on its own (the server runs one unless LANGOS_RUN_WORKER=false).")
+    worker = add("worker", cmd_worker, "Run a delivery worker on its own (the server runs one unless LANGOS_RUN_WORKER=false).")
     worker.add_argument("--once", action="store_true", help="deliver what is due, then exit")
+    worker.add_argument("--concurrency", type=int, default=16, help="assessments pushed at the same time (default: 16)")
 
     ws = add("workspace", cmd_workspace_create, "Create a workspace: langos workspace SLUG [--name NAME].")
     ws.add_argument("slug", help="short name used in sign-in and the CLI: lowercase letters, digits and dashes")
@@ -352,12 +403,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     deliveries = add("deliveries", cmd_deliveries_list, "List the updates queued for or sent to the ATS.")
     workspace_arg(deliveries)
-    deliveries.add_argument("--status", choices=["pending", "delivered", "skipped", "failed"], help="only this status")
+    deliveries.add_argument("--status", choices=["pending", "delivered", "skipped", "failed"],
+                            help="only this status (failed means dead-lettered)")
     deliveries.add_argument("--limit", type=int, default=50, help="at most this many rows (default: 50)")
+    deliveries.add_argument("--attempts", action="store_true", help="also list every attempt of each delivery")
 
-    retry = add("retry-delivery", cmd_deliveries_retry, "Queue a failed update again.")
+    retry = add("retry-delivery", cmd_deliveries_retry, "Queue a dead-lettered update again.")
     workspace_arg(retry)
     retry.add_argument("delivery_id", help="the delivery's id, from `langos deliveries`")
+
+    replay = add("replay-delivery", cmd_replay, "Send the newest delivered update of an assessment again.")
+    workspace_arg(replay)
+    replay.add_argument("delivery_id", help="the delivery's id, from `langos deliveries`")
+
+    resume = add("resume", cmd_resume, "Clear Needs attention on an integration so its waiting updates go out.")
+    workspace_arg(resume)
+    connector_arg(resume)
 
     emails = add("emails", cmd_emails, "Show the newest emails (the log mail backend keeps them in the database).")
     workspace_arg(emails)
@@ -377,7 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         # Scripting commands print their result; only the long-running ones log at the configured level.
         long_running = args.command in {"serve", "demo", "worker"}
-        configure_logging(settings.log_level if long_running else "WARNING")
+        configure_logging(settings.log_level if long_running else "WARNING", settings.log_format)
         result = args.handler(settings, args)
         if asyncio.iscoroutine(result):
             asyncio.run(result)

@@ -58,6 +58,7 @@ class Settings:
     delivery_backoff_max: float = 300.0
     run_worker: bool = True
     log_level: str = "INFO"
+    log_format: str = "text"
     environ: Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False)
 
     def connector(self, name: str) -> ConnectorConfig:
@@ -152,6 +153,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     if mail.backend not in {"log", "smtp"}:
         raise ConfigError(f"LANGOS_MAIL_BACKEND={mail.backend!r} is not supported; use log or smtp")
 
+    log_format = (get("LOG_FORMAT", "text") or "text").lower()
+    if log_format not in {"text", "json"}:
+        raise ConfigError(f"LANGOS_LOG_FORMAT={log_format!r} is not supported; use text or json")
+
     settings = Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -175,6 +180,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         ),
         run_worker=_parse_bool("LANGOS_RUN_WORKER", get("RUN_WORKER", "true")),
         log_level=get("LOG_LEVEL", "INFO").upper(),
+        log_format=get("LOG_FORMAT", "text").lower(),
         environ={key: value for key, value in env.items() if key.startswith(ENV_PREFIX)},
     )
     return dataclasses.replace(settings, **overrides) if overrides else settings

@@ -334,17 +334,24 @@ class DeliveryWorker:
 
     def _log(self, delivery: Delivery, kind: str, outcome: Outcome, duration_ms: float, next_attempt: dt.datetime | None) -> None:
         ids = (delivery.id, delivery.event, delivery.assessment_id, delivery.workspace_id)
+        extra = {
+            "delivery_id": delivery.id, "assessment_id": delivery.assessment_id, "workspace_id": delivery.workspace_id,
+            "connector": delivery.connector, "event": delivery.event, "outcome": kind, "attempt": delivery.attempts,
+            "status": outcome.status_code, "duration_ms": round(duration_ms, 1), "worker": self.name,
+        }
         if kind == "delivered":
             logger.info("delivery %s (%s) of assessment %s in workspace %s delivered in %.0f ms after %d attempt(s)",
-                        *ids, duration_ms, delivery.attempts)
+                        *ids, duration_ms, delivery.attempts, extra=extra)
         elif kind == "retry":
             logger.warning("delivery %s (%s) of assessment %s in workspace %s failed (attempt %d): %s; next attempt at %s",
-                           *ids, delivery.attempts, outcome.summary, next_attempt.isoformat() if next_attempt else "-")
+                           *ids, delivery.attempts, outcome.summary, next_attempt.isoformat() if next_attempt else "-",
+                           extra=extra)
         elif kind == "skipped":
-            logger.info("delivery %s (%s) of assessment %s in workspace %s skipped: %s", *ids, outcome.summary)
+            logger.info("delivery %s (%s) of assessment %s in workspace %s skipped: %s", *ids, outcome.summary, extra=extra)
         else:
             logger.error("delivery %s (%s) of assessment %s in workspace %s %s after %d attempt(s): %s",
-                         *ids, "dead-lettered" if kind == "failed" else "paused", delivery.attempts, outcome.summary)
+                         *ids, "dead-lettered" if kind == "failed" else "paused", delivery.attempts, outcome.summary,
+                         extra=extra)
 
     def _delay(self, attempts: int, retry_after: float | None = None) -> float:
         return backoff_delay(attempts, self.settings.delivery_backoff_base, self.settings.delivery_backoff_max, retry_after)

@@ -60,7 +60,7 @@ async def run_demo(host: str, port: int, ashby_port: int, *, data_dir: str = "va
     }
     environ.pop("LANGOS_DATABASE_URL", None)
     settings = load_settings(environ)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
 
     await upgrade_async(settings.database_url)
     langos_app = create_app(settings, migrate=False)

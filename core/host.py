@@ -15,13 +15,15 @@ import logging
 from typing import AsyncIterator
 
 import httpx
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import Request
 
 from . import __version__
 from .config import Settings
 from .crypto import KeyHasher, Secret, Vault, load_or_create_encryption_keys, load_or_create_secret_key
-from .db import create_engine, create_sessionmaker
+from .db import alembic_config, create_engine, create_sessionmaker
 from .exceptions import AuthenticationError, ConfigError
 from .integrations import authenticate_key
 from .mail import MailBackend, create_backend
@@ -119,6 +121,16 @@ class Host:
             raise RuntimeError("the host is not open; the app's lifespan opens it")
         async with self._sessionmaker() as session:
             yield session
+
+    async def schema_revision(self) -> str | None:
+        """Return the Alembic revision the database is at."""
+        async with self.engine.connect() as connection:
+            return await connection.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+
+    def expected_schema_revision(self) -> str | None:
+        return ScriptDirectory.from_config(alembic_config(self.settings.database_url)).get_current_head()
 
     # Connectors
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
+from pythonjsonlogger.json import JsonFormatter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("core.inbound")
@@ -20,9 +21,18 @@ def quiet_transport_loggers() -> None:
         logging.getLogger(name).setLevel(logging.INFO)
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Send log records to standard error; called by the entry points only."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_logging(level: str = "INFO", log_format: str = "text") -> None:
+    """Send log records to standard error; called by the entry points only.
+
+    ``log_format="json"`` writes one JSON object per record, with the ids a record carries
+    in ``extra`` (connector, workspace_id, assessment_id, delivery_id...) as fields.
+    """
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", rename_fields={"levelname": "level"}))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     quiet_transport_loggers()
 
 
@@ -57,7 +67,11 @@ class ConnectorCallLogger:
             await self.app(scope, receive, send_with_status)
         finally:
             workspace = scope["state"].get("workspace_id", "-")
+            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            route = scope.get("path", "")
             logger.info(
                 "inbound connector=%s workspace=%s route=%s status=%s duration_ms=%.1f",
-                self.connector, workspace, scope.get("path", ""), status, (time.perf_counter() - started) * 1000,
+                self.connector, workspace, route, status, duration_ms,
+                extra={"connector": self.connector, "workspace_id": workspace, "route": route, "status": status,
+                       "duration_ms": duration_ms},
             )

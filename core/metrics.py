@@ -10,6 +10,7 @@ at scrape time, so they are right whichever process answers.
 from __future__ import annotations
 
 import os
+import time
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import multiprocess
@@ -68,3 +69,37 @@ async def metrics_endpoint(request: Request) -> Response:
     for name, value in (await queue_gauges(request.app.state.host)).items():
         lines += [f"# HELP {name} {GAUGE_HELP[name]}", f"# TYPE {name} gauge", f"{name} {value}"]
     return Response(body + ("\n".join(lines) + "\n").encode(), media_type=CONTENT_TYPE_LATEST)
+
+
+class RequestMetrics:
+    """ASGI middleware that counts requests by route template, method and status.
+
+    The label is the matched route's path template (``/reports/{assessment_id}``), never the
+    raw path, so ids and tokens do not become label values; unmatched paths count as ``other``.
+    """
+
+    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_status(message) -> None:  # type: ignore[no-untyped-def]
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None)
+            label = (scope.get("root_path", "") + template) if template is not None else "other"
+            REQUESTS.labels(label, scope["method"], str(status)).inc()
+            REQUEST_SECONDS.labels(label).observe(time.perf_counter() - started)

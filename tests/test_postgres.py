@@ -26,3 +26,9 @@ async def test_postgres_concurrent_start_creates_one(pg_stack: Stack) -> None:
     assert len({r.json()["results"]["assessment_id"] for r in responses}) == 1
     async with pg_stack.langos.state.host.session() as session:
         assert await session.scalar(select(func.count()).select_from(Assessment)) == 1
+
+
+async def test_postgres_concurrent_migrations(postgres_url: str) -> None:
+    from core.db import upgrade_async
+
+    await asyncio.gather(*(upgrade_async(postgres_url) for _ in range(3)))

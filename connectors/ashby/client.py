@@ -83,8 +83,13 @@ class AshbyClient:
         return self._results(method, response)
 
     def _log(self, method: str, status: object, started: float) -> None:
-        logger.info("outbound connector=ashby workspace=%s route=%s status=%s duration_ms=%.1f",
-                    self.workspace_id, method, status, (time.perf_counter() - started) * 1000)
+        duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        logger.info(
+            "outbound connector=ashby workspace=%s route=%s status=%s duration_ms=%.1f",
+            self.workspace_id, method, status, duration_ms,
+            extra={"connector": CONNECTOR, "workspace_id": self.workspace_id, "route": method, "status": status,
+                   "duration_ms": duration_ms},
+        )
 
     def _results(self, method: str, response: httpx.Response) -> Any:
         status = response.status_code

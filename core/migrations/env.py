@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from core.models import Base
@@ -20,9 +21,15 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+# Any fixed number: processes that start at once on PostgreSQL take turns on this lock.
+MIGRATION_LOCK_ID = 7_263_401
+
+
 def _run_sync(connection) -> None:  # type: ignore[no-untyped-def]
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
         context.run_migrations()
 
 

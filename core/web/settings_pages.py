@@ -34,7 +34,24 @@ async def home(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
+    """Liveness: the process is up and answering."""
     return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Readiness: the database answers and its schema is at the newest migration."""
+    host = get_host(request)
+    try:
+        revision = await host.schema_revision()
+    except Exception as exc:
+        logger.warning("readiness check failed: database error %s", type(exc).__name__)
+        return JSONResponse({"status": "unavailable", "database": f"error: {type(exc).__name__}"}, status_code=503)
+    expected = host.expected_schema_revision()
+    if revision != expected:
+        return JSONResponse(
+            {"status": "unavailable", "database": "ok", "schema": revision, "expected_schema": expected}, status_code=503
+        )
+    return JSONResponse({"status": "ready", "database": "ok", "schema": revision})
 
 
 async def _connector_rows(request: Request, session: AsyncSession, user: AdminUser) -> list[dict[str, Any]]:
