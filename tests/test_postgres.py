@@ -28,7 +28,18 @@ async def test_postgres_concurrent_start_creates_one(pg_stack: Stack) -> None:
         assert await session.scalar(select(func.count()).select_from(Assessment)) == 1
 
 
-async def test_postgres_concurrent_migrations(postgres_url: str) -> None:
-    from core.db import upgrade_async
+async def test_postgres_concurrent_migrations(tmp_path, postgres_url: str) -> None:
+    """Three processes migrating one empty database at once take turns on the advisory lock."""
+    import os
+    import sys
 
-    await asyncio.gather(*(upgrade_async(postgres_url) for _ in range(3)))
+    from tests.conftest import langos_env
+
+    env = {**os.environ, **langos_env(tmp_path, LANGOS_DATABASE_URL=postgres_url)}
+    processes = [
+        await asyncio.create_subprocess_exec(sys.executable, "-m", "core.cli", "migrate", env=env,
+                                             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        for _ in range(3)
+    ]
+    results = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in processes)), timeout=60)
+    assert [p.returncode for p in processes] == [0, 0, 0], results
