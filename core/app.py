@@ -17,6 +17,7 @@ import jinja2
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import RedirectResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -83,6 +84,7 @@ def create_app(
         Route("/healthz", settings_pages.healthz, name="healthz"),
         Route("/readyz", settings_pages.readyz, name="readyz"),
         Route("/metrics", metrics_endpoint, name="metrics"),
+        Route("/favicon.ico", lambda request: RedirectResponse("/static/favicon.svg", status_code=301)),
         *auth.routes(),
         *settings_pages.routes(),
         *reports.routes(),

@@ -25,7 +25,7 @@ from .config import Settings, load_settings
 from .crypto import Secret
 from .db import upgrade_async
 from .delivery import DeliveryWorker, ReplayRejected, replay_delivery, resume_integration, retry_delivery
-from .exceptions import LangosError
+from .exceptions import LangosError, NotFound
 from .host import Host
 from .logs import configure_logging
 from .models import ApiKey, Delivery, DeliveryAttempt, Email, Workspace
@@ -64,9 +64,13 @@ def _check_connector(host: Host, connector: str) -> None:
 
 
 def _read_secret(prompt: str) -> str:
-    if sys.stdin.isatty():
-        return getpass.getpass(prompt)
-    return sys.stdin.readline().strip()
+    try:
+        value = getpass.getpass(prompt) if sys.stdin.isatty() else sys.stdin.readline().strip()
+    except EOFError:
+        value = ""
+    if not value:
+        raise CommandError(f"nothing was read for {prompt.rstrip(': ').lower()!r}; type it at the prompt or pipe it to standard input")
+    return value
 
 
 def _print_issued(issued: integrations.IssuedKey) -> None:
@@ -82,7 +86,7 @@ def _print_issued(issued: integrations.IssuedKey) -> None:
 
 async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
     await upgrade_async(settings.database_url)
-    print("database is up to date")
+    print("the database schema is at the newest migration")
 
 
 async def cmd_workspace_create(settings: Settings, args: argparse.Namespace) -> None:
@@ -119,7 +123,7 @@ async def cmd_connect(settings: Settings, args: argparse.Namespace) -> None:
     if result.issued is not None:
         _print_issued(result.issued)
     else:
-        print("the existing Langos API keys stay active; issue another with `langos keys issue`")
+        print("the existing Langos API keys stay active; issue another with `langos issue-key`")
 
 
 async def _connected(host: Host, slug: str, connector: str):  # type: ignore[no-untyped-def]
@@ -144,6 +148,9 @@ async def cmd_keys_issue(settings: Settings, args: argparse.Namespace) -> None:
                 issued = await integrations.issue_key(host, session, integration, actor=args.actor)
             await session.commit()
     _print_issued(issued)
+    if args.rotate:
+        overlap = settings.key_overlap_hours if args.overlap_hours is None else args.overlap_hours
+        print(f"the previous keys stop working in {overlap:g} hours")
 
 
 async def cmd_keys_list(settings: Settings, args: argparse.Namespace) -> None:
@@ -152,6 +159,8 @@ async def cmd_keys_list(settings: Settings, args: argparse.Namespace) -> None:
         async with host.session() as session:
             keys = list(await session.scalars(select(ApiKey).where(ApiKey.integration_id == integration.id).order_by(ApiKey.created_at)))
     now = dt.datetime.now(dt.timezone.utc)
+    if not keys:
+        print("no keys")
     for key in keys:
         state = "active" if key.is_active(now) else ("revoked" if key.revoked_at else "expired")
         expires = key.expires_at.isoformat(timespec="seconds") if key.expires_at else "-"
@@ -164,9 +173,15 @@ async def cmd_keys_revoke(settings: Settings, args: argparse.Namespace) -> None:
     async with open_host(settings) as host:
         workspace = await _workspace(host, args.workspace)
         async with host.session() as session:
-            key = await integrations.revoke_key(session, workspace.id, args.key_id, actor=args.actor)
+            try:
+                key, revoked = await integrations.revoke_key(session, workspace.id, args.key_id, actor=args.actor)
+            except NotFound:
+                raise CommandError(
+                    f"no key with id {args.key_id!r} in workspace {args.workspace!r}; "
+                    "pass the id (first column) that `langos keys` prints, not the key's prefix"
+                ) from None
             await session.commit()
-    print(f"revoked {key.prefix}…")
+    print(f"revoked {key.prefix}…" if revoked else f"{key.prefix}… was already revoked")
 
 
 async def cmd_disconnect(settings: Settings, args: argparse.Namespace) -> None:
@@ -211,6 +226,8 @@ async def cmd_deliveries_list(settings: Settings, args: argparse.Namespace) -> N
             if args.status:
                 query = query.where(Delivery.status == args.status)
             deliveries = list(await session.scalars(query))
+            if not deliveries:
+                print("no deliveries" + (f" with status {args.status}" if args.status else ""))
             attempts: dict[str, list[DeliveryAttempt]] = {}
             if args.attempts:
                 rows = await session.scalars(
@@ -285,6 +302,8 @@ async def cmd_emails(settings: Settings, args: argparse.Namespace) -> None:
             emails = list(await session.scalars(
                 select(Email).where(Email.workspace_id == workspace.id).order_by(Email.created_at.desc()).limit(args.limit)
             ))
+    if not emails:
+        print("no emails")
     for message in emails:
         print(f"--- {message.created_at.isoformat(timespec='seconds')}  to {message.recipient}  [{message.status}]")
         print(f"Subject: {message.subject}\n\n{message.body_text}")
@@ -444,6 +463,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(result)
     except (CommandError, LangosError) as exc:
         print(f"langos {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"langos {args.command}: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

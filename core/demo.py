@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from pathlib import Path
 
 import uvicorn
@@ -17,6 +18,7 @@ from connectors.ashby.fake import DEMO_API_KEY, READONLY_API_KEY, create_fake_as
 from .app import create_app
 from .config import load_settings
 from .db import upgrade_async
+from .exceptions import ConfigError
 from .logs import configure_logging
 from .seed import seed_demo
 
@@ -24,10 +26,10 @@ DEMO_EMAIL = "admin@demo.langos.test"
 DEMO_PASSWORD = "demo-password"
 
 
-def banner(langos_url: str, ashby_url: str, created: bool) -> str:
-    state = "was created" if created else "already existed (delete the data folder to start over)"
+def banner(langos_url: str, ashby_url: str, created: bool, data_dir: Path) -> str:
+    state = "was created" if created else f"already existed; delete {data_dir} to start over"
     return f"""
-Langos demo is running. The demo workspace {state}.
+Langos demo is running, with its data in {data_dir}. The demo workspace {state}.
 
   Langos     {langos_url}      sign in as {DEMO_EMAIL} / {DEMO_PASSWORD}
   Fake Ashby {ashby_url}      plays Ashby: its API and a recruiter's screen
@@ -37,11 +39,13 @@ Walk through the setup:
      {DEMO_API_KEY}
      and click Connect. (Try {READONLY_API_KEY} to see a key without write permission.)
   2. Copy the Langos API key that is shown once, open the fake Ashby, paste it with the
-     base URL {langos_url}/api/ats/webhook and click Test.
+     base URL {langos_url}/api/ats/webhook and click Save and test. (The real Ashby has
+     this field under Admin > Integrations, as the steps in Langos say.)
   3. In the fake Ashby, add an assessment to the interview plan and click Start Assessment
      on a candidate.
-  4. The invitation email is in this log (and `langos emails --workspace demo`); open its
-     link, take the assessment and submit it.
+  4. The invitation email is in this log, and
+     LANGOS_DATA_DIR={data_dir} .venv/bin/langos emails --workspace demo
+     prints it again; open its link, take the assessment and submit it.
   5. The fake Ashby's activity card shows the status, the score and View in Langos, which
      opens the report in Langos.
 
@@ -49,12 +53,24 @@ Press Ctrl+C to stop.
 """
 
 
+def check_port_free(host: str, port: int, flag: str) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise ConfigError(f"port {port} on {host} is in use; stop what uses it or pass another {flag}") from None
+
+
 async def run_demo(host: str, port: int, ashby_port: int, *, data_dir: str = "var/demo") -> None:
+    check_port_free(host, port, "--port")
+    check_port_free(host, ashby_port, "--ashby-port")
     langos_url = f"http://{host}:{port}"
     ashby_url = f"http://{host}:{ashby_port}"
+    folder = Path(data_dir).resolve()
     environ = {
         **os.environ,
-        "LANGOS_DATA_DIR": str(Path(data_dir).resolve()),
+        "LANGOS_DATA_DIR": str(folder),
         "LANGOS_PUBLIC_URL": langos_url,
         "LANGOS_ASHBY_API_URL": ashby_url,
     }
@@ -78,7 +94,7 @@ async def run_demo(host: str, port: int, ashby_port: int, *, data_dir: str = "va
         async with langos_app.state.host.session() as session:
             _, created = await seed_demo(session, email=DEMO_EMAIL, password=DEMO_PASSWORD)
             await session.commit()
-        print(banner(langos_url, ashby_url, created), flush=True)
+        print(banner(langos_url, ashby_url, created, folder), flush=True)
 
     try:
         await asyncio.gather(*servers)

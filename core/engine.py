@@ -117,11 +117,13 @@ class BuiltinEngine:
 
 
 async def _find_order(session: AsyncSession, order: AssessmentOrder) -> Assessment | None:
+    """Return the assessment of this order that is not cancelled, if there is one."""
     return await session.scalar(
         select(Assessment).where(
             Assessment.integration_id == order.integration_id,
             Assessment.external_application_id == order.external_application_id,
             Assessment.assessment_type_id == order.assessment_type_id,
+            Assessment.status != "cancelled",
         )
     )
 

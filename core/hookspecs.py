@@ -148,8 +148,8 @@ def langos_start_assessment(
     """Create an assessment for an ATS order and invite the candidate.
 
     Idempotent on (integration, application, assessment type): a repeated order returns
-    the existing assessment with ``created=False``. Slow work (the email) is queued, not
-    done here.
+    the existing assessment with ``created=False``, unless that assessment was cancelled,
+    in which case a new one is created. Slow work (the email) is queued, not done here.
 
     :param session: the database session; the caller commits.
     :param order: the validated order.

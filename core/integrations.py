@@ -131,14 +131,16 @@ async def rotate_key(
     return issued
 
 
-async def revoke_key(session: AsyncSession, workspace_id: str, key_id: str, *, actor: str) -> ApiKey:
+async def revoke_key(session: AsyncSession, workspace_id: str, key_id: str, *, actor: str) -> tuple[ApiKey, bool]:
+    """Revoke a key at once; return it and whether this call revoked it (False when it already was)."""
     key = await session.get(ApiKey, key_id)
     if key is None or key.workspace_id != workspace_id:
         raise NotFound(f"key {key_id!r} not found")
-    if key.revoked_at is None:
-        key.revoked_at = utcnow()
-        logger.info("revoked key %s in workspace %s by %s", key.prefix, workspace_id, actor)
-    return key
+    if key.revoked_at is not None:
+        return key, False
+    key.revoked_at = utcnow()
+    logger.info("revoked key %s in workspace %s by %s", key.prefix, workspace_id, actor)
+    return key, True
 
 
 async def disconnect(session: AsyncSession, integration: Integration, *, actor: str) -> None:

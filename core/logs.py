@@ -6,6 +6,7 @@ import logging
 import time
 
 from pythonjsonlogger.json import JsonFormatter
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("core.inbound")
@@ -65,6 +66,10 @@ class ConnectorCallLogger:
 
         try:
             await self.app(scope, receive, send_with_status)
+        except HTTPException as exc:
+            # Unmatched paths and methods inside the mount raise; the app's handler answers them.
+            status = exc.status_code
+            raise
         finally:
             workspace = scope["state"].get("workspace_id", "-")
             duration_ms = round((time.perf_counter() - started) * 1000, 1)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -182,7 +183,16 @@ class Assessment(Base):
 
     __tablename__ = "assessments"
     __table_args__ = (
-        UniqueConstraint("integration_id", "external_application_id", "assessment_type_id"),
+        # One open or finished assessment per order; a cancelled one may be ordered again.
+        Index(
+            "uq_assessments_open_order",
+            "integration_id",
+            "external_application_id",
+            "assessment_type_id",
+            unique=True,
+            sqlite_where=text("status != 'cancelled'"),
+            postgresql_where=text("status != 'cancelled'"),
+        ),
         Index("ix_assessments_workspace_created", "workspace_id", "created_at"),
     )
 

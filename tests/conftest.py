@@ -65,12 +65,13 @@ class AdminClient:
         token = await self.csrf("/login")
         return await self.client.post("/login", data={"csrf_token": token, "email": email, "password": password, "next": "/"})
 
-    async def post_form(self, path: str, data: dict[str, str] | None = None) -> httpx.Response:
+    async def post_form(self, path: str, data: dict[str, str] | None = None, *, follow: bool = False) -> httpx.Response:
         token = await self.csrf("/settings/integrations")
-        return await self.client.post(path, data={"csrf_token": token, **(data or {})})
+        return await self.client.post(path, data={"csrf_token": token, **(data or {})}, follow_redirects=follow)
 
     async def connect(self, credential: str = ASHBY_KEY, connector: str = "ashby") -> httpx.Response:
-        return await self.post_form(f"/settings/integrations/{connector}/connect", {"credential": credential})
+        """Post the Connect form and follow the redirect to the page that shows the new key."""
+        return await self.post_form(f"/settings/integrations/{connector}/connect", {"credential": credential}, follow=True)
 
 
 def issued_key(response: httpx.Response) -> str:

@@ -198,7 +198,7 @@ async def test_rotated_key_overlaps(stack: Stack) -> None:
     from tests.conftest import issued_key
 
     old = await stack.connect_and_configure()
-    rotated = await stack.admin.post_form("/settings/integrations/ashby/rotate")
+    rotated = await stack.admin.post_form("/settings/integrations/ashby/rotate", follow=True)
     new = issued_key(rotated)
     assert new != old
     assert (await call(stack, "assessment.list", old)).status_code == 200
@@ -258,3 +258,20 @@ async def test_calls_are_logged_without_keys(stack: Stack, caplog) -> None:
     assert any("route=apiKey.info status=200" in line for line in outbound)
     assert all("duration_ms=" in line for line in inbound + outbound)
     assert key not in caplog.text
+
+
+async def test_start_after_cancel_creates_new(stack: Stack) -> None:
+    key = await stack.connect_and_configure()
+    body = start_body(await first_type(stack, key))
+    first = (await call(stack, "assessment.start", key, body)).json()["results"]["assessment_id"]
+    await call(stack, "assessment.cancel", key, {"assessment_id": first})
+
+    again = await call(stack, "assessment.start", key, body)
+    assert again.status_code == 200
+    second = again.json()["results"]["assessment_id"]
+    assert second != first
+    repeated = await call(stack, "assessment.start", key, body)
+    assert repeated.json()["results"]["assessment_id"] == second
+    async with stack.langos.state.host.session() as session:
+        emails = await session.scalar(select(func.count()).select_from(Email))
+    assert emails == 2

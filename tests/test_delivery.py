@@ -101,7 +101,7 @@ async def test_rejected_key_pauses_until_key_replaced(stack: Stack) -> None:
     assert accepted(stack, assessment_id) == []
 
     replaced = await stack.admin.connect()
-    assert replaced.status_code == 303
+    assert replaced.status_code == 200
     await wait_for(lambda: accepted(stack, assessment_id))
     assert (await integration_status(stack)).status == "connected"
 

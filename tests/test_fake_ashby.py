@@ -21,7 +21,8 @@ ASSESSMENT_ID = "9d4e1c2a-7b3f-4e8d-a1c5-6f2b0e9d8c71"
 TYPE_ID = "6f1c2f0e-4a7b-4c1e-9a51-1f0d3b0e8a11"
 SECOND_TYPE_ID = "1c9b7a4e-3d2f-4b8a-9e6c-5d4f3e2a1b0c"
 LANGOS_KEY = "langos_test_key_abcdef"
-LANGOS_BASE = "http://langos/ashby"
+WEBHOOK_PATH = "/api/ats/webhook"
+LANGOS_BASE = f"http://langos{WEBHOOK_PATH}"
 ADA_ID = "0b7c3f5e-2d1a-4f8e-9c66-5a2b1e7d4c90"
 EDSGER_ID = "f0e1d2c3-b4a5-4968-8776-655443322110"
 NO_EMAIL_MESSAGE = "The candidate has no email address, so Langos cannot send the invitation."
@@ -88,8 +89,16 @@ def _client(app: Starlette) -> httpx.AsyncClient:
     )
 
 
-def _langos_stub(received: list[dict[str, Any]], assessment_types: list[dict[str, Any]] | None = None) -> Starlette:
-    """Build a stand-in Langos that records each request and responds as the partner contract describes."""
+def _langos_stub(
+    received: list[dict[str, Any]],
+    assessment_types: list[dict[str, Any]] | None = None,
+    *,
+    inline_update: bool = True,
+) -> Starlette:
+    """Build a stand-in Langos that records each request and responds as the partner contract describes.
+
+    With ``inline_update`` False, the start reply carries no ``update_request``.
+    """
     types = assessment_types or [
         {"assessment_type_id": TYPE_ID, "name": "Backend Python - 60 min", "description": "Debug a Flask service"},
         {"assessment_type_id": SECOND_TYPE_ID, "name": "SQL basics", "description": "Joins and indexes"},
@@ -111,16 +120,16 @@ def _langos_stub(received: list[dict[str, Any]], assessment_types: list[dict[str
             return JSONResponse({"message": NO_EMAIL_MESSAGE}, 422)
 
         assessment_id = str(uuid.uuid5(uuid.NAMESPACE_URL, body["application"]["ashby_id"] + body["assessment_type_id"]))
-        update_request = {
-            "assessment_id": assessment_id,
-            "timestamp": 1767225600000,
-            "assessment_status": {"identifier": "status", "label": "Status", "type": "string", "value": "Invited"},
-        }
-        return JSONResponse(
-            {"success": True, "results": {"assessment_id": assessment_id, "update_request": update_request}}
-        )
+        results: dict[str, Any] = {"assessment_id": assessment_id}
+        if inline_update:
+            results["update_request"] = {
+                "assessment_id": assessment_id,
+                "timestamp": 1767225600000,
+                "assessment_status": {"identifier": "status", "label": "Status", "type": "string", "value": "Invited"},
+            }
+        return JSONResponse({"success": True, "results": results})
 
-    return Starlette(routes=[Route("/ashby/{method}", handle, methods=["POST"])])
+    return Starlette(routes=[Route(WEBHOOK_PATH + "/{method}", handle, methods=["POST"])])
 
 
 @pytest.fixture
@@ -150,6 +159,11 @@ async def client(fake_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 
 async def _update(client: httpx.AsyncClient, body: Any, key: str = DEMO_API_KEY) -> httpx.Response:
     return await client.post("/assessment.update", json=body, headers=_basic(key))
+
+
+async def _save_and_test(client: httpx.AsyncClient, api_key: str = "", **kwargs: Any) -> httpx.Response:
+    """Press Save and test with the saved base URL; an empty ``api_key`` keeps the saved key."""
+    return await client.post("/ui/config", data={"base_url": LANGOS_BASE, "api_key": api_key}, **kwargs)
 
 
 async def _start_ada(client: httpx.AsyncClient) -> dict[str, Any]:
@@ -218,7 +232,9 @@ async def test_api_key_info_records_checks(client: httpx.AsyncClient, state: Fak
     await client.post("/apiKey.info", json={}, headers=_basic(DEMO_API_KEY))
 
     assert [check.status for check in state.api_key_checks] == [401, 200]
+    assert state.api_key_checks[0].error.startswith("No API key was sent.")
     assert state.api_key_checks[1].key_title == "Langos demo key"
+    assert state.api_key_checks[1].error is None
     assert DEMO_API_KEY not in repr(state.api_key_checks)
     assert DEMO_API_KEY not in repr(state)
 
@@ -510,7 +526,7 @@ async def test_langos_list_sends_basic_auth(
     assert response.status_code == 200
     assert response.json()["status"] == 200
     assert response.json()["body"]["results"][0]["assessment_type_id"] == TYPE_ID
-    assert received[0]["path"] == "/ashby/assessment.list"
+    assert received[0]["path"] == f"{WEBHOOK_PATH}/assessment.list"
     assert received[0]["body"] == {}
     assert received[0]["headers"]["authorization"] == _basic(LANGOS_KEY)["Authorization"]
     assert received[0]["headers"]["user-agent"] == "FakeAshby/1.0"
@@ -538,7 +554,7 @@ async def test_langos_base_url_trailing_slash(
     response = await client.post("/_fake/langos/list")
 
     assert response.json()["status"] == 200
-    assert received[0]["path"] == "/ashby/assessment.list"
+    assert received[0]["path"] == f"{WEBHOOK_PATH}/assessment.list"
 
 
 async def test_langos_start_sends_contract_body(
@@ -547,7 +563,7 @@ async def test_langos_start_sends_contract_body(
     await _start_ada(client)
     body = received[0]["body"]
 
-    assert received[0]["path"] == "/ashby/assessment.start"
+    assert received[0]["path"] == f"{WEBHOOK_PATH}/assessment.start"
     assert set(body) == {"assessment_type_id", "candidate", "application", "job"}
     assert body["assessment_type_id"] == TYPE_ID
     assert body["candidate"] == {
@@ -577,11 +593,13 @@ async def test_langos_start_records_started(client: httpx.AsyncClient, state: Fa
 
 
 async def test_langos_start_repeat_keeps_one_record(client: httpx.AsyncClient, state: FakeAshbyState) -> None:
-    await _start_ada(client)
-    await _start_ada(client)
+    first = await _start_ada(client)
+    second = await _start_ada(client)
 
     assert len(state.started) == 1
     assert len(state.langos_calls) == 2
+    assert first["message"] == "Assessment started."
+    assert second["message"] == "Langos returned the existing assessment, so no new one was started."
 
 
 async def test_langos_start_records_inline_update(client: httpx.AsyncClient, state: FakeAshbyState) -> None:
@@ -650,7 +668,7 @@ async def test_langos_cancel_marks_cancelled(
     response = await client.post("/_fake/langos/cancel", json={"assessment_id": assessment_id})
 
     assert response.json()["status"] == 200
-    assert received[-1]["path"] == "/ashby/assessment.cancel"
+    assert received[-1]["path"] == f"{WEBHOOK_PATH}/assessment.cancel"
     assert received[-1]["body"] == {"assessment_id": assessment_id}
     assert state.started[0].cancelled_at is not None
 
@@ -664,14 +682,15 @@ async def test_langos_down_returns_502() -> None:
     )
     async with _client(app) as client:
         response = await client.post("/_fake/langos/list")
-        page = await client.post("/ui/test", follow_redirects=True)
+        page = await _save_and_test(client, follow_redirects=True)
 
     assert response.status_code == 502
     assert response.json()["status"] is None
-    assert "Could not reach Langos at http://langos/ashby/assessment.list" in response.json()["error"]
+    assert f"Could not reach Langos at {LANGOS_BASE}/assessment.list" in response.json()["error"]
     assert page.status_code == 200
-    assert "Could not reach Langos" in page.text
+    assert "Settings saved, but the test failed. Could not reach Langos" in page.text
     assert LANGOS_KEY not in response.text
+    assert LANGOS_KEY not in page.text
 
 
 async def test_langos_not_configured_409() -> None:
@@ -711,6 +730,13 @@ async def test_langos_lifespan_shares_client(fake_app: Starlette, received: list
 # Recruiter page
 
 
+def _activity_html(page: str, assessment_id: str) -> str:
+    """Return the HTML from one assessment's activity card to the end of its candidate."""
+    start = page.index(f'id="assessment-{assessment_id}"')
+    ends = [page.find(marker, start) for marker in ('<div class="candidate"', "</section>")]
+    return page[start:min(end for end in ends if end != -1)]
+
+
 async def test_page_lists_candidates(client: httpx.AsyncClient) -> None:
     response = await client.get("/")
 
@@ -724,58 +750,107 @@ async def test_page_lists_candidates(client: httpx.AsyncClient) -> None:
     assert LANGOS_KEY not in response.text
 
 
-async def test_page_config_saves(client: httpx.AsyncClient, state: FakeAshbyState) -> None:
-    response = await client.post("/ui/config", data={"base_url": "http://127.0.0.1:8000/ashby/", "api_key": "new_key"})
+async def test_page_settings_form_before_setup() -> None:
+    async with _client(create_fake_ashby()) as client:
+        response = await client.get("/")
+
+    assert 'placeholder="http://127.0.0.1:8000/api/ats/webhook"' in response.text
+    assert "/ashby" not in response.text
+    assert "Save and test</button>" in response.text
+    assert "disabled" not in response.text
+
+
+async def test_page_save_and_test_loads_types(
+    client: httpx.AsyncClient, state: FakeAshbyState, received: list[dict[str, Any]]
+) -> None:
+    response = await client.post(
+        "/ui/config", data={"base_url": LANGOS_BASE + "/", "api_key": LANGOS_KEY}, follow_redirects=True
+    )
+
+    assert response.status_code == 200
+    assert 'class="notice success"' in response.text
+    assert "Settings saved. Connected to Langos: 2 assessment type(s)." in response.text
+    assert "Backend Python - 60 min" in response.text
+    assert state.langos_base_url == LANGOS_BASE + "/"
+    assert [request["method"] for request in received] == ["assessment.list"]
+    assert received[0]["path"] == f"{WEBHOOK_PATH}/assessment.list"
+
+
+async def test_page_save_and_test_redirects(client: httpx.AsyncClient, state: FakeAshbyState) -> None:
+    response = await client.post("/ui/config", data={"base_url": LANGOS_BASE, "api_key": "new_key"})
 
     assert response.status_code == 303
     assert response.headers["location"].startswith("http://fake/?notice=")
-    assert state.langos_base_url == "http://127.0.0.1:8000/ashby/"
+    assert state.langos_base_url == LANGOS_BASE
     assert state.langos_api_key == "new_key"
 
 
-async def test_page_config_empty_key_keeps_saved(client: httpx.AsyncClient, state: FakeAshbyState) -> None:
-    await client.post("/ui/config", data={"base_url": "http://127.0.0.1:8000/ashby", "api_key": ""})
+async def test_page_save_and_test_keeps_saved_key(
+    client: httpx.AsyncClient, state: FakeAshbyState, received: list[dict[str, Any]]
+) -> None:
+    await _save_and_test(client)
 
     assert state.langos_api_key == LANGOS_KEY
+    assert received[0]["headers"]["authorization"] == _basic(LANGOS_KEY)["Authorization"]
 
 
-async def test_page_config_rejects_bad_url(client: httpx.AsyncClient, state: FakeAshbyState) -> None:
+async def test_page_save_and_test_rejected_key(client: httpx.AsyncClient, state: FakeAshbyState) -> None:
+    response = await _save_and_test(client, "langos_wrong_key", follow_redirects=True)
+
+    assert 'class="notice error"' in response.text
+    assert "Settings saved, but the test failed." in response.text
+    assert "Unknown Langos API key." in response.text
+    assert state.langos_api_key == "langos_wrong_key"
+    assert state.assessment_types == []
+
+
+async def test_page_save_and_test_rejects_bad_url(
+    client: httpx.AsyncClient, state: FakeAshbyState, received: list[dict[str, Any]]
+) -> None:
     response = await client.post("/ui/config", data={"base_url": "langos", "api_key": "k"}, follow_redirects=True)
 
     assert "Base URL: expected an absolute http(s) URL" in response.text
     assert state.langos_base_url == LANGOS_BASE
+    assert state.langos_api_key == LANGOS_KEY
+    assert received == []
 
 
-async def test_page_test_shows_success(client: httpx.AsyncClient) -> None:
-    response = await client.post("/ui/test", follow_redirects=True)
+async def test_page_save_and_test_needs_key() -> None:
+    async with _client(create_fake_ashby()) as client:
+        response = await client.post("/ui/config", data={"base_url": LANGOS_BASE, "api_key": ""}, follow_redirects=True)
 
-    assert response.status_code == 200
-    assert 'class="notice success"' in response.text
-    assert "Connected to Langos: 2 assessment type(s)." in response.text
-    assert "Backend Python - 60 min" in response.text
-
-
-async def test_page_test_shows_rejected_key(client: httpx.AsyncClient, state: FakeAshbyState) -> None:
-    state.configure_langos(LANGOS_BASE, "langos_wrong_key")
-
-    response = await client.post("/ui/test", follow_redirects=True)
-
+    assert "API key: paste the API key that Langos issued." in response.text
     assert 'class="notice error"' in response.text
-    assert "Unknown Langos API key." in response.text
 
 
-async def test_page_plan_selects_type(client: httpx.AsyncClient, state: FakeAshbyState) -> None:
-    await client.post("/ui/test")
+async def test_page_plan_uses_type(client: httpx.AsyncClient, state: FakeAshbyState) -> None:
+    before = await _save_and_test(client, follow_redirects=True)
 
     response = await client.post("/ui/plan", data={"assessment_type_id": SECOND_TYPE_ID}, follow_redirects=True)
+    plan = response.text[response.text.index('id="plan"'):response.text.index('id="candidates"')]
 
+    assert before.text.count("Use in plan</button>") == 2
+    assert "No Langos assessment type on the plan yet." in before.text
     assert state.plan_assessment_type_id == SECOND_TYPE_ID
-    assert "Added SQL basics to the interview plan." in response.text
+    assert "The interview plan now uses SQL basics. Start Assessment preselects it." in response.text
+    assert "Assessment stage uses <strong>SQL basics</strong>" in plan
+    assert plan.count("Use in plan</button>") == 1
+    assert plan.count("In plan</span>") == 1
+    assert plan.index("Backend Python - 60 min") < plan.index("Use in plan") < plan.index("SQL basics</td>")
     assert f'<option value="{SECOND_TYPE_ID}" selected>' in response.text
 
 
+async def test_page_plan_rejects_unknown_type(client: httpx.AsyncClient, state: FakeAshbyState) -> None:
+    await _save_and_test(client)
+
+    response = await client.post("/ui/plan", data={"assessment_type_id": "nope"}, follow_redirects=True)
+
+    assert "Pick an assessment type from the list that Langos returned." in response.text
+    assert state.plan_assessment_type_id is None
+
+
 async def test_page_start_shows_activity(client: httpx.AsyncClient, state: FakeAshbyState) -> None:
-    await client.post("/ui/test")
+    await _save_and_test(client)
     started = await client.post("/ui/start", data={"candidate_id": ADA_ID, "assessment_type_id": TYPE_ID})
     assessment_id = state.started[0].assessment_id
     completed = _with(COMPLETED_UPDATE, ("assessment_id",), assessment_id)
@@ -793,8 +868,48 @@ async def test_page_start_shows_activity(client: httpx.AsyncClient, state: FakeA
     assert "View in Langos" in page.text
 
 
+async def test_page_invited_waits_for_candidate(received: list[dict[str, Any]]) -> None:
+    app = create_fake_ashby(
+        langos_base_url=LANGOS_BASE,
+        langos_api_key=LANGOS_KEY,
+        langos_transport=httpx.ASGITransport(app=_langos_stub(received, inline_update=False)),
+    )
+    async with _client(app) as client:
+        await _save_and_test(client)
+        response = await client.post(
+            "/ui/start", data={"candidate_id": ADA_ID, "assessment_type_id": TYPE_ID}, follow_redirects=True
+        )
+
+    assert "Assessment started." in response.text
+    assert "Invited — waiting for the candidate to start" in response.text
+    assert "Waiting for Langos" not in response.text
+
+
+async def test_page_repeat_start_reports_existing(client: httpx.AsyncClient, state: FakeAshbyState) -> None:
+    await _save_and_test(client)
+    form = {"candidate_id": ADA_ID, "assessment_type_id": TYPE_ID}
+
+    first = await client.post("/ui/start", data=form, follow_redirects=True)
+    second = await client.post("/ui/start", data=form, follow_redirects=True)
+
+    assert "Assessment started." in first.text
+    assert "Langos returned the existing assessment, so no new one was started." in second.text
+    assert "Assessment started." not in second.text
+    assert len(state.started) == 1
+
+
+async def test_langos_start_repeat_after_cancel_says_cancelled(client: httpx.AsyncClient) -> None:
+    assessment_id = (await _start_ada(client))["body"]["results"]["assessment_id"]
+    await client.post("/_fake/langos/cancel", json={"assessment_id": assessment_id})
+
+    repeated = await _start_ada(client)
+
+    assert repeated["ok"] is True
+    assert repeated["message"] == "Langos returned the existing assessment, which was cancelled in Ashby."
+
+
 async def test_page_start_shows_422_message(client: httpx.AsyncClient) -> None:
-    await client.post("/ui/test")
+    await _save_and_test(client)
 
     response = await client.post(
         "/ui/start", data={"candidate_id": EDSGER_ID, "assessment_type_id": TYPE_ID}, follow_redirects=True
@@ -804,25 +919,54 @@ async def test_page_start_shows_422_message(client: httpx.AsyncClient) -> None:
 
 
 async def test_page_cancel_marks_activity(client: httpx.AsyncClient, state: FakeAshbyState) -> None:
-    await client.post("/ui/test")
+    await _save_and_test(client)
     await client.post("/ui/start", data={"candidate_id": ADA_ID, "assessment_type_id": TYPE_ID})
     assessment_id = state.started[0].assessment_id
 
     response = await client.post("/ui/cancel", data={"assessment_id": assessment_id}, follow_redirects=True)
+    card = _activity_html(response.text, assessment_id)
 
     assert "Assessment cancelled." in response.text
-    assert "Cancelled in Ashby" in response.text
+    assert "Cancelled in Ashby" in card
+    assert "<dd>Cancelled</dd>" in card
+    assert "<dd>Invited</dd>" not in card
+    assert "Cancel</button>" not in card
     assert state.started[0].cancelled_at is not None
 
 
-async def test_page_shows_cancelled_reason(client: httpx.AsyncClient, state: FakeAshbyState) -> None:
-    await client.post("/ui/test")
+async def test_page_cancel_after_start_hides_status(client: httpx.AsyncClient, state: FakeAshbyState) -> None:
+    await _save_and_test(client)
     await client.post("/ui/start", data={"candidate_id": ADA_ID, "assessment_type_id": TYPE_ID})
-    await _update(client, _with(CANCELLED_UPDATE, ("assessment_id",), state.started[0].assessment_id))
+    assessment_id = state.started[0].assessment_id
+    started_update = _with(STARTED_UPDATE, ("assessment_id",), assessment_id)
+    await _update(client, _with(started_update, ("timestamp",), STARTED_UPDATE["timestamp"] + 60_000))
+    before = _activity_html((await client.get("/")).text, assessment_id)
+
+    await client.post("/ui/cancel", data={"assessment_id": assessment_id})
+    card = _activity_html((await client.get("/")).text, assessment_id)
+
+    assert "<dd>Started</dd>" in before
+    assert "Cancel</button>" in before
+    assert "Cancelled in Ashby" in card
+    assert "<dd>Cancelled</dd>" in card
+    assert "Started" not in card
+    assert "Time limit" in card
+
+
+async def test_page_shows_cancelled_reason(client: httpx.AsyncClient, state: FakeAshbyState) -> None:
+    await _save_and_test(client)
+    await client.post("/ui/start", data={"candidate_id": ADA_ID, "assessment_type_id": TYPE_ID})
+    assessment_id = state.started[0].assessment_id
+    await _update(client, _with(CANCELLED_UPDATE, ("assessment_id",), assessment_id))
 
     page = await client.get("/")
+    card = _activity_html(page.text, assessment_id)
 
-    assert "Candidate withdrew" in page.text
+    assert "Candidate withdrew" in card
+    assert '<span class="badge error">Cancelled</span>' in card
+    assert "<dd>Cancelled</dd>" in card
+    assert "Invited" not in card
+    assert "Cancel</button>" not in card
 
 
 async def test_page_shows_rejected_update(client: httpx.AsyncClient) -> None:
@@ -834,6 +978,21 @@ async def test_page_shows_rejected_update(client: httpx.AsyncClient) -> None:
     assert "rejected: timestamp: missing." in page.text
 
 
+async def test_page_traffic_lists_key_checks(client: httpx.AsyncClient) -> None:
+    await client.post("/apiKey.info", json={}, headers=_basic(DEMO_API_KEY))
+    await client.post("/apiKey.info", json={}, headers=_basic("ashby_wrong_key"))
+
+    page = await client.get("/")
+    traffic = page.text[page.text.index('id="log"'):]
+
+    assert traffic.count("Langos → Ashby apiKey.info") == 2
+    assert "HTTP 200, key “Langos demo key”" in traffic
+    assert "HTTP 403, The API key is invalid or has been deactivated." in traffic
+    assert traffic.index("HTTP 403") < traffic.index("HTTP 200")
+    assert DEMO_API_KEY not in page.text
+    assert "ashby_wrong_key" not in page.text
+
+
 async def test_page_escapes_langos_data(received: list[dict[str, Any]]) -> None:
     types = [{"assessment_type_id": TYPE_ID, "name": "<script>alert(1)</script>", "description": "a & b"}]
     app = create_fake_ashby(
@@ -842,7 +1001,7 @@ async def test_page_escapes_langos_data(received: list[dict[str, Any]]) -> None:
         langos_transport=httpx.ASGITransport(app=_langos_stub(received, types)),
     )
     async with _client(app) as client:
-        page = await client.post("/ui/test", follow_redirects=True)
+        page = await _save_and_test(client, follow_redirects=True)
 
     assert "<script>alert(1)</script>" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text

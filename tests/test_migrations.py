@@ -31,3 +31,21 @@ def test_migrations_downgrade_to_empty(tmp_path: Path) -> None:
     tables = set(inspect(engine).get_table_names())
     engine.dispose()
     assert tables == {"alembic_version"}
+
+
+async def test_postgres_migrations_match_models(postgres_url: str) -> None:
+    import asyncio
+
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    await asyncio.to_thread(upgrade, postgres_url)
+
+    engine = create_async_engine(postgres_url)
+    try:
+        async with engine.connect() as connection:
+            differences = await connection.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+            )
+    finally:
+        await engine.dispose()
+    assert differences == []

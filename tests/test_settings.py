@@ -44,11 +44,13 @@ async def test_connect_shows_key_once_and_stores_it_encrypted(stack: Stack) -> N
     key = issued_key(response)
     assert f"{stack.langos_url}/api/ats/webhook" in response.text
 
+    assert response.url.path == "/settings/integrations"
     again = await stack.admin.client.get("/settings/integrations")
     assert key not in again.text
     assert key[:14] in again.text
     assert 'data-status="connected"' in again.text
 
+    assert key not in str(stack.admin.client.cookies.get("langos_session"))
     async with stack.langos.state.host.session() as session:
         integration = await session.scalar(select(Integration))
         record = await session.scalar(select(ApiKey))
@@ -103,10 +105,9 @@ async def test_connect_ashby_unreachable(tmp_path: Path) -> None:
 async def test_replace_credential_keeps_keys(stack: Stack) -> None:
     key = await stack.connect_and_configure()
     replaced = await stack.admin.connect(ASHBY_KEY)
-    assert replaced.status_code == 303
-    page = await stack.admin.client.get("/settings/integrations")
-    assert "Connected to Ashby" in page.text
-    assert 'data-testid="issued-key"' not in page.text
+    assert replaced.status_code == 200
+    assert "Connected to Ashby" in replaced.text
+    assert 'data-testid="issued-key"' not in replaced.text
     listed = await stack.http.post(f"{stack.webhook_url}/assessment.list", json={}, auth=(key, ""))
     assert listed.status_code == 200
 
@@ -141,3 +142,33 @@ async def test_login_wrong_password(stack: Stack) -> None:
         response = await AdminClient(browser).login(password="wrong-password")
     assert response.status_code == 401
     assert "The email address or password is wrong." in response.text
+
+
+async def test_viewer_sees_no_admin_actions(stack: Stack) -> None:
+    from core import seed
+
+    async with stack.langos.state.host.session() as session:
+        workspace = await seed.get_workspace(session, "demo")
+        await seed.create_admin(session, workspace, "viewer@demo.example", "viewer-password", role="viewer")
+        await session.commit()
+    await stack.connect_and_configure()
+
+    async with httpx.AsyncClient(base_url=stack.langos_url) as browser:
+        viewer = AdminClient(browser)
+        await viewer.login("viewer@demo.example", "viewer-password")
+        page = await browser.get("/settings/integrations")
+        assert "(viewer)" in page.text
+        assert "Rotate key" not in page.text
+        assert "Disconnect" not in page.text
+        assert "Revoke" not in page.text
+        response = await viewer.post_form("/settings/integrations/ashby/rotate")
+    assert response.status_code == 403
+    assert "Only workspace admins can change integrations." in response.text
+
+
+async def test_reload_after_connect_shows_no_key(stack: Stack) -> None:
+    response = await stack.admin.connect()
+    key = issued_key(response)
+    reloaded = await stack.admin.client.get(response.url)
+    assert key not in reloaded.text
+    assert 'data-testid="issued-key"' not in reloaded.text

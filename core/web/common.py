@@ -44,8 +44,10 @@ def pop_flashes(request: Request) -> list[dict[str, str]]:
 
 
 def render(request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:
+    user = getattr(request.state, "user", None)
     values = {
-        "user": getattr(request.state, "user", None),
+        "user": user,
+        "can_edit": user is not None and user.role == "admin",
         "csrf_token": csrf_token(request),
         "flashes": pop_flashes(request),
         **(context or {}),

@@ -16,9 +16,10 @@ from starlette.routing import Route
 from .. import integrations
 from ..crypto import Secret
 from ..delivery import ReplayRejected, replay_delivery, resume_integration, retry_delivery
-from ..exceptions import CredentialRejected, NotFound, RequestValidationError, UpstreamError, UpstreamUnavailable
+from ..exceptions import ConfigError, CredentialRejected, NotFound, RequestValidationError, UpstreamError, UpstreamUnavailable
 from ..integrations import IssuedKey
 from ..models import AdminUser, ApiKey, Delivery, DeliveryAttempt, Integration, utcnow
+from ..types import SetupInstructions
 from .common import check_csrf, current_user, flash, get_host, login_redirect, redirect, render
 
 logger = logging.getLogger(__name__)
@@ -125,12 +126,39 @@ async def _page(
     return render(request, "settings/integrations.html", context, status_code=status_code)
 
 
+ISSUED_SESSION_KEY = "issued_key"
+
+
+def _keep_issued(request: Request, connector: str, issued: IssuedKey) -> None:
+    """Keep a new key for the next page view only, encrypted, since the session cookie is only signed."""
+    instructions = issued.instructions
+    request.session[ISSUED_SESSION_KEY] = {
+        "connector": connector,
+        "key": get_host(request).vault.encrypt(issued.key),
+        "base_url": instructions.base_url if instructions else "",
+        "steps": list(instructions.steps) if instructions else [],
+    }
+
+
+def _pop_issued(request: Request) -> tuple[IssuedKey | None, str | None]:
+    kept = request.session.pop(ISSUED_SESSION_KEY, None)
+    if not kept:
+        return None, None
+    try:
+        key = get_host(request).vault.decrypt(kept["key"])
+    except (ConfigError, KeyError, TypeError):
+        return None, None
+    instructions = SetupInstructions(base_url=kept.get("base_url", ""), steps=tuple(kept.get("steps", [])))
+    return IssuedKey(key=key, record=None, instructions=instructions), kept.get("connector")  # type: ignore[arg-type]
+
+
 async def integrations_page(request: Request) -> Response:
     async with get_host(request).session() as session:
         user = await current_user(request, session)
         if user is None:
             return login_redirect(request)
-        return await _page(request, session, user)
+        issued, issued_for = _pop_issued(request)
+        return await _page(request, session, user, issued=issued, issued_for=issued_for)
 
 
 async def _admin_form(request: Request, session: AsyncSession) -> tuple[AdminUser, Any, str]:
@@ -171,10 +199,10 @@ async def connect(request: Request) -> Response:
         await session.commit()
 
         display = host.hooks.info(connector).display_name
-        flash(request, f"Connected to {display} as {result.account.label}.", "success")
-        if result.issued is None:
-            return redirect("/settings/integrations")
-        return await _page(request, session, user, issued=result.issued, issued_for=connector)
+        flash(request, f"Connected to {display} (account: {result.account.label}).", "success")
+        if result.issued is not None:
+            _keep_issued(request, connector, result.issued)
+        return redirect("/settings/integrations")
 
 
 async def _error_page(request: Request, session: AsyncSession, connector: str, message: str, status_code: int) -> Response:
@@ -202,7 +230,8 @@ async def rotate(request: Request) -> Response:
         issued = await integrations.rotate_key(host, session, integration, actor=user.email, overlap=overlap)
         await session.commit()
         flash(request, f"Issued a new key. The previous keys keep working for {host.settings.key_overlap_hours:g} hours.", "success")
-        return await _page(request, session, user, issued=issued, issued_for=connector)
+        _keep_issued(request, connector, issued)
+        return redirect("/settings/integrations")
 
 
 async def issue(request: Request) -> Response:
@@ -212,14 +241,15 @@ async def issue(request: Request) -> Response:
         integration = await _integration(session, user, connector)
         issued = await integrations.issue_key(host, session, integration, actor=user.email)
         await session.commit()
-        return await _page(request, session, user, issued=issued, issued_for=connector)
+        _keep_issued(request, connector, issued)
+        return redirect("/settings/integrations")
 
 
 async def revoke(request: Request) -> Response:
     async with get_host(request).session() as session:
         user, _form, _connector = await _admin_form(request, session)
         try:
-            key = await integrations.revoke_key(session, user.workspace_id, request.path_params["key_id"], actor=user.email)
+            key, _ = await integrations.revoke_key(session, user.workspace_id, request.path_params["key_id"], actor=user.email)
         except NotFound:
             raise HTTPException(404, "That key does not exist.") from None
         await session.commit()

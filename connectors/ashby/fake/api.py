@@ -124,10 +124,10 @@ async def api_key_info(request: Request) -> JSONResponse:
         api_key = authenticate(request, state)
         require_scope(api_key, API_KEYS_READ, "apiKey.info")
     except ApiError as error:
-        _record_key_check(state, error.status_code, api_key)
+        _record_key_check(state, error.status_code, api_key, error.message)
         raise
 
-    _record_key_check(state, 200, api_key)
+    _record_key_check(state, 200, api_key, None)
     results = {
         "title": api_key.title,
         "createdAt": api_key.created_at.isoformat().replace("+00:00", "Z"),
@@ -160,9 +160,10 @@ async def assessment_update(request: Request) -> JSONResponse:
     return JSONResponse({"success": True, "results": {}})
 
 
-def _record_key_check(state: FakeAshbyState, status: int, api_key: ApiKey | None) -> None:
+def _record_key_check(state: FakeAshbyState, status: int, api_key: ApiKey | None, error: str | None) -> None:
     title = api_key.title if api_key is not None else None
-    state.api_key_checks.append(ApiKeyCheck(received_at=utc_now(), status=status, key_title=title))
+    check = ApiKeyCheck(received_at=utc_now(), status=status, key_title=title, error=error)
+    state.api_key_checks.append(check)
     logger.info("apiKey.info returned %s for key %r", status, title)
 
 

@@ -141,7 +141,7 @@ async def send_cancel(request: Request) -> JSONResponse:
 def validate_langos_config(base_url: Any, api_key: Any) -> None:
     """Raise ControlError unless the base URL is an absolute http(s) URL and the key a non-empty string."""
     if not is_absolute_http_url(base_url):
-        example = "http://127.0.0.1:8000/ashby"
+        example = "http://127.0.0.1:8000/api/ats/webhook"
         raise ControlError(
             400, f"base_url: expected an absolute http(s) URL such as {example!r}, got {base_url!r}"
         )

@@ -22,7 +22,7 @@ from starlette.templating import Jinja2Templates
 from .contract import is_absolute_http_url
 from .langos import LangosClient, LangosNotConfigured, build_start_body
 from .recruiter import ActionResult, cancel_assessment, list_assessment_types, start_assessment
-from .state import FakeAshbyState
+from .state import ApiKeyCheck, AssessmentView, FakeAshbyState, StartedAssessment
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ async def index(request: Request) -> Response:
             "candidate": candidate,
             "error": state.start_errors.get(candidate.ashby_id),
             "assessments": [
-                {"started": started, "view": views.get(started.assessment_id)}
+                _activity_card(started, views.get(started.assessment_id))
                 for started in state.started_for(candidate.ashby_id)
             ],
         }
@@ -66,6 +66,35 @@ async def index(request: Request) -> Response:
         "traffic": _recent_traffic(state),
     }
     return request.app.state.templates.TemplateResponse(request, "index.html", context)
+
+
+def _activity_card(started: StartedAssessment, view: AssessmentView | None) -> dict[str, Any]:
+    """Describe one assessment's activity card: its badge, whether it is closed, and its data.
+
+    A cancellation, in Ashby or reported by Langos, outranks any status that Langos sent
+    earlier, so a cancelled card never shows an older status such as Started.
+    """
+    cancelled = started.cancelled_at is not None or bool(view and view.cancelled_reason)
+    completed = not cancelled and bool(view and view.result)
+    if started.cancelled_at is not None:
+        badge, level = "Cancelled in Ashby", "error"
+    elif cancelled:
+        badge, level = "Cancelled", "error"
+    elif completed:
+        badge, level = "Completed", "ok"
+    elif view and view.status:
+        badge, level = str(view.status.get("value")), ""
+    else:
+        badge, level = "Invited — waiting for the candidate to start", ""
+
+    return {
+        "started": started,
+        "view": view,
+        "badge": badge,
+        "badge_level": level,
+        "cancelled": cancelled,
+        "closed": cancelled or completed,
+    }
 
 
 def _recent_traffic(state: FakeAshbyState) -> list[dict[str, Any]]:
@@ -88,12 +117,31 @@ def _recent_traffic(state: FakeAshbyState) -> list[dict[str, Any]]:
         }
         for record in state.updates[-RECENT_LIMIT:]
     ]
+    rows += [
+        {
+            "at": check.received_at,
+            "call": "Langos → Ashby apiKey.info",
+            "ok": check.status < 400,
+            "outcome": _describe_key_check(check),
+        }
+        for check in state.api_key_checks[-RECENT_LIMIT:]
+    ]
     rows.sort(key=lambda row: row["at"], reverse=True)
     return rows[:RECENT_LIMIT]
 
 
-async def save_config(request: Request) -> Response:
-    """Save the Langos base URL and key. An empty key field keeps the saved key."""
+def _describe_key_check(check: ApiKeyCheck) -> str:
+    if check.error is not None:
+        return f"HTTP {check.status}, {check.error}"
+    return f"HTTP {check.status}, key “{check.key_title}”"
+
+
+async def save_and_test(request: Request) -> Response:
+    """Save the Langos base URL and key, then test them with ``assessment.list``.
+
+    An empty key field keeps the saved key. Invalid input saves nothing. A failed test
+    keeps the saved settings, so the recruiter can fix Langos and test again.
+    """
     state: FakeAshbyState = request.app.state.fake
     form = await request.form()
     base_url = _form_text(form, "base_url")
@@ -105,17 +153,18 @@ async def save_config(request: Request) -> Response:
         return _back(request, "API key: paste the API key that Langos issued.", ok=False)
 
     state.configure_langos(base_url, api_key)
-    return _back(request, "Langos settings saved.", ok=True)
+    result = await list_assessment_types(state, request.app.state.langos)
+    if result.ok:
+        return _back(request, f"Settings saved. {result.message}", ok=True)
+    return _back(request, f"Settings saved, but the test failed. {result.message}", ok=False)
 
 
-async def check_connection(request: Request) -> Response:
-    """Call ``assessment.list`` with the saved key and report whether it worked."""
-    state: FakeAshbyState = request.app.state.fake
-    return await _act(request, list_assessment_types(state, request.app.state.langos))
+async def use_in_plan(request: Request) -> Response:
+    """Make the chosen assessment type the interview plan's one Langos assessment.
 
-
-async def add_to_plan(request: Request) -> Response:
-    """Put the chosen assessment type on the job's interview plan."""
+    The plan's type is what Start Assessment preselects and what ``/_fake/langos/start``
+    sends when the request names no type.
+    """
     state: FakeAshbyState = request.app.state.fake
     form = await request.form()
     assessment_type = state.find_assessment_type(_form_text(form, "assessment_type_id"))
@@ -123,8 +172,8 @@ async def add_to_plan(request: Request) -> Response:
         return _back(request, "Pick an assessment type from the list that Langos returned.", ok=False)
 
     state.plan_assessment_type_id = assessment_type["assessment_type_id"]
-    name = assessment_type.get("name") or "the assessment"
-    return _back(request, f"Added {name} to the interview plan.", ok=True)
+    name = assessment_type.get("name") or assessment_type["assessment_type_id"]
+    return _back(request, f"The interview plan now uses {name}. Start Assessment preselects it.", ok=True)
 
 
 async def start(request: Request) -> Response:
@@ -183,9 +232,8 @@ def _form_text(form: FormData, name: str) -> str:
 
 routes = [
     Route("/", index, methods=["GET"], name="index"),
-    Route("/ui/config", save_config, methods=["POST"], name="ui_config"),
-    Route("/ui/test", check_connection, methods=["POST"], name="ui_test"),
-    Route("/ui/plan", add_to_plan, methods=["POST"], name="ui_plan"),
+    Route("/ui/config", save_and_test, methods=["POST"], name="ui_config"),
+    Route("/ui/plan", use_in_plan, methods=["POST"], name="ui_plan"),
     Route("/ui/start", start, methods=["POST"], name="ui_start"),
     Route("/ui/cancel", cancel, methods=["POST"], name="ui_cancel"),
 ]

@@ -110,6 +110,8 @@ def _judge_start_reply(
     if not started:
         return ActionResult(call, False, f"Langos did not start the assessment: {_describe_failure(call)}")
 
+    # A repeated start may return the id of an assessment that is already stored.
+    existing = state.find_started(assessment_id)
     assessment_type_id = str(body.get("assessment_type_id"))
     assessment_type = state.find_assessment_type(assessment_type_id)
     state.record_started(
@@ -122,7 +124,12 @@ def _judge_start_reply(
         )
     )
 
-    message = "Assessment started."
+    if existing is None:
+        message = "Assessment started."
+    elif existing.cancelled_at is not None:
+        message = "Langos returned the existing assessment, which was cancelled in Ashby."
+    else:
+        message = "Langos returned the existing assessment, so no new one was started."
     if "update_request" in results:
         message += _record_inline_update(state, results["update_request"], assessment_id)
     return ActionResult(call, True, message)

@@ -42,11 +42,15 @@ class ApiKey:
 
 @dataclasses.dataclass(frozen=True)
 class ApiKeyCheck:
-    """One ``apiKey.info`` call. ``key_title`` is None when the key was missing or unknown."""
+    """One ``apiKey.info`` call. ``key_title`` is None when the key was missing or unknown.
+
+    ``error`` is the message of the error response, or None when the call succeeded.
+    """
 
     received_at: dt.datetime
     status: int
     key_title: str | None
+    error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the record as a JSON-ready dict."""
