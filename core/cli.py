@@ -333,9 +333,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     if args.workers > 1:
         # Each worker process builds its own app from the environment.
         uvicorn.run("core.app:app_from_environment", factory=True, host=args.host, port=args.port,
-                    workers=args.workers, log_level=log_level)
+                    workers=args.workers, log_level=log_level, access_log=not args.no_access_log)
     else:
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=log_level)
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=log_level,
+                    access_log=not args.no_access_log)
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
@@ -373,6 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
     serve.add_argument("--workers", type=int, default=1,
                        help="uvicorn worker processes (default: 1); more than one needs PostgreSQL")
+    serve.add_argument("--no-access-log", action="store_true",
+                       help="leave out uvicorn's line per request; connector calls are still logged")
 
     add("migrate", cmd_migrate, "Apply the database migrations.")
 

@@ -49,6 +49,7 @@ class Settings:
     secret_key: str | None = None
     mail: MailSettings = MailSettings()
     key_overlap_hours: float = 24.0
+    auth_cache_seconds: float = 1.0
     session_max_age: int = 8 * 3600
     delivery_poll_interval: float = 1.0
     delivery_max_attempts: int = 20
@@ -167,6 +168,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         secret_key=get("SECRET_KEY"),
         mail=mail,
         key_overlap_hours=_parse_number("LANGOS_KEY_OVERLAP_HOURS", get("KEY_OVERLAP_HOURS", "24"), float),
+        auth_cache_seconds=_parse_number("LANGOS_AUTH_CACHE_SECONDS", get("AUTH_CACHE_SECONDS", "1"), float),
         delivery_poll_interval=_parse_number(
             "LANGOS_DELIVERY_POLL_SECONDS", get("DELIVERY_POLL_SECONDS", "1.0"), float
         ),

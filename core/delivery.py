@@ -30,10 +30,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import lazyload
 
 from . import metrics
 from .exceptions import CredentialRejected, UpstreamError
 from .models import Assessment, Delivery, DeliveryAttempt, Email, Integration, utcnow
+from .crypto import Secret
 from .types import AssessmentUpdate, CategoryScore
 
 if TYPE_CHECKING:
@@ -89,6 +91,15 @@ def build_update(public_url: str, delivery: Delivery, assessment: Assessment, no
 
 
 @dataclasses.dataclass
+class PlannedDelivery:
+    """A claimed delivery picked for this pass, with what it needs to be pushed."""
+
+    delivery: Delivery
+    integration: Integration | None
+    prepared: AssessmentUpdate | Outcome
+
+
+@dataclasses.dataclass
 class Outcome:
     """What one attempt did, recorded on the delivery and as a ``DeliveryAttempt``."""
 
@@ -114,6 +125,7 @@ class DeliveryWorker:
         self.concurrency = concurrency
         self.batch_size = batch_size
         self.lease = dt.timedelta(seconds=self.settings.delivery_lease_seconds)
+        self._credentials: dict[str, tuple[str, Secret]] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set, polling every ``delivery_poll_interval`` seconds when idle."""
@@ -171,80 +183,83 @@ class DeliveryWorker:
         return list(mine)
 
     # Deliveries
+    #
+    # One pass: claim a batch, read everything it needs in one transaction, push without
+    # holding a transaction, and record every outcome in one more. Only the first pending
+    # update of each assessment goes out in a pass, so the ATS receives them in order.
 
     async def _push_deliveries(self) -> int:
         async with self.host.session() as session:
-            ready = [
-                Delivery.integration_id.in_(select(Integration.id).where(Integration.status != "error")),
-            ]
+            ready = [Delivery.integration_id.in_(select(Integration.id).where(Integration.status != "error"))]
             ids = await self._claim(session, Delivery, ready)
             if not ids:
                 return 0
-            rows = (await session.execute(
-                select(Delivery.id, Delivery.assessment_id, Delivery.sequence).where(Delivery.id.in_(ids))
-            )).all()
-
-        by_assessment: dict[str, list[tuple[int, str]]] = defaultdict(list)
-        for delivery_id, assessment_id, sequence in rows:
-            by_assessment[assessment_id].append((sequence, delivery_id))
+            plan, release = await self._plan(session, ids)
+            await session.commit()
 
         semaphore = asyncio.Semaphore(self.concurrency)
 
-        async def deliver_in_order(items: list[tuple[int, str]]) -> None:
+        async def push(item: PlannedDelivery) -> tuple[PlannedDelivery, Outcome, float]:
+            if isinstance(item.prepared, Outcome):
+                return item, item.prepared, 0.0
             async with semaphore:
-                for index, (_, delivery_id) in enumerate(sorted(items)):
-                    if not await self._process(delivery_id):
-                        await self._release([item[1] for item in sorted(items)[index + 1:]])
-                        return
+                started = time.perf_counter()
+                outcome = await self._push(item.delivery, item.integration, item.prepared)
+                return item, outcome, (time.perf_counter() - started) * 1000
 
-        await asyncio.gather(*(deliver_in_order(items) for items in by_assessment.values()))
-        return len(rows)
+        outcomes = await asyncio.gather(*(push(item) for item in plan))
+        await self._record(outcomes, release)
+        return len(ids)
 
-    async def _release(self, delivery_ids: list[str]) -> None:
-        if not delivery_ids:
-            return
-        async with self.host.session() as session:
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(delivery_ids), Delivery.claimed_by == self.name)
-                .values(claimed_by=None, claimed_until=None)
-                .execution_options(synchronize_session=False)
+    async def _plan(self, session: AsyncSession, ids: list[str]) -> tuple[list[PlannedDelivery], list[str]]:
+        """Pick the first pending update of each claimed assessment and build what to push.
+
+        Returns the planned deliveries and the ids of claimed rows that wait for a later pass.
+        """
+        claimed = list(await session.scalars(select(Delivery).where(Delivery.id.in_(ids))))
+        assessment_ids = {row.assessment_id for row in claimed}
+        siblings: dict[str, list[Delivery]] = defaultdict(list)
+        for row in await session.scalars(select(Delivery).where(Delivery.assessment_id.in_(assessment_ids))):
+            siblings[row.assessment_id].append(row)
+        assessments = {
+            row.id: row
+            for row in await session.scalars(
+                select(Assessment).where(Assessment.id.in_(assessment_ids)).options(lazyload(Assessment.assessment_type))
             )
-            await session.commit()
+        }
+        integration_ids = {row.integration_id for row in claimed}
+        integrations = {
+            row.id: row for row in await session.scalars(select(Integration).where(Integration.id.in_(integration_ids)))
+        }
 
-    async def _process(self, delivery_id: str) -> bool:
-        """Push one claimed delivery and record the outcome; return True when later ones may follow."""
-        async with self.host.session() as session:
-            delivery = await session.get(Delivery, delivery_id)
-            if delivery is None or delivery.status != "pending" or delivery.claimed_by != self.name:
-                return False
-            if await self._has_earlier_pending(session, delivery):
-                await session.rollback()
-                await self._release([delivery_id])
-                return False
-            integration = await session.get(Integration, delivery.integration_id)
-            assessment = await session.get(Assessment, delivery.assessment_id)
-            prepared = await self._prepare(session, delivery, integration, assessment)
-            await session.commit()
+        plan: list[PlannedDelivery] = []
+        release: list[str] = []
+        mine = set(ids)
+        for assessment_id, rows in siblings.items():
+            rows.sort(key=lambda row: row.sequence)
+            pending = [row for row in rows if row.status == "pending"]
+            first = pending[0] if pending else None
+            for row in pending:
+                if row.id in mine and row is not first:
+                    release.append(row.id)
+            if first is None or first.id not in mine:
+                continue
+            integration = integrations.get(first.integration_id)
+            prepared = self._prepare(first, rows, integration, assessments.get(assessment_id))
+            plan.append(PlannedDelivery(delivery=first, integration=integration, prepared=prepared))
+        return plan, release
 
-        started = time.perf_counter()
-        if isinstance(prepared, Outcome):
-            outcome = prepared
-        else:
-            outcome = await self._push(delivery, integration, prepared)
-        duration_ms = (time.perf_counter() - started) * 1000
-        return await self._record(delivery_id, outcome, duration_ms)
-
-    async def _prepare(
-        self, session: AsyncSession, delivery: Delivery, integration: Integration | None, assessment: Assessment | None
+    def _prepare(
+        self, delivery: Delivery, siblings: list[Delivery], integration: Integration | None, assessment: Assessment | None
     ) -> AssessmentUpdate | Outcome:
         if integration is None or assessment is None or integration.credential_encrypted is None:
             return Outcome("failed", "The integration was disconnected; reconnect it, then retry this delivery.")
         if delivery.connector not in self.host.hooks.connectors:
             return Outcome("failed", f"The connector {delivery.connector!r} is not enabled on this server.")
-        if await self._superseded(session, delivery):
+        delivered = [row for row in siblings if row.status == "delivered"]
+        if any(row.sequence > delivery.sequence for row in delivered):
             return Outcome("skipped", "A newer update of this assessment was already delivered.")
-        last = await self._last_delivered_at(session, assessment.id)
+        last = max((row.occurred_at for row in delivered), default=None)
         return build_update(self.settings.public_url, delivery, assessment, last)
 
     async def _push(self, delivery: Delivery, integration: Integration, update_: AssessmentUpdate) -> Outcome:
@@ -253,7 +268,7 @@ class DeliveryWorker:
         started = time.perf_counter()
         try:
             await self.host.hooks.push_update(
-                connector, context=context, credential=self.host.credential(integration), update=update_
+                connector, context=context, credential=self._credential(integration), update=update_
             )
         except CredentialRejected as exc:
             return Outcome("paused", exc.message, exc.status_code, pause_message=exc.message)
@@ -272,57 +287,82 @@ class DeliveryWorker:
             metrics.PUSH_SECONDS.labels(connector).observe(time.perf_counter() - started)
         return Outcome("delivered", "accepted", 200, sent_occurred_at=update_.occurred_at)
 
-    async def _record(self, delivery_id: str, outcome: Outcome, duration_ms: float) -> bool:
-        """Write the outcome on the delivery and its attempt; release the claim."""
+    def _credential(self, integration: Integration) -> Secret:
+        """Decrypt the integration's credential once per stored value."""
+        token = integration.credential_encrypted or ""
+        cached = self._credentials.get(integration.id)
+        if cached is None or cached[0] != token:
+            cached = (token, self.host.credential(integration))
+            self._credentials[integration.id] = cached
+        return cached[1]
+
+    async def _record(self, outcomes: list[tuple[PlannedDelivery, Outcome, float]], release: list[str]) -> None:
+        """Write every outcome and attempt of a pass in one transaction, and release the other claims."""
+        logged = []
         async with self.host.session() as session:
-            delivery = await session.get(Delivery, delivery_id)
-            if delivery is None:
-                return False
-            now = utcnow()
-            delivery.attempts += 1
-            delivery.last_attempt_at = now
-            delivery.last_status_code = outcome.status_code
-            delivery.claimed_by = None
-            delivery.claimed_until = None
-            kind = outcome.outcome
-            window_over = now - delivery.queued_at > dt.timedelta(seconds=self.settings.delivery_retry_window_seconds)
-            if kind == "retry" and (delivery.attempts >= self.settings.delivery_max_attempts or window_over):
-                kind = "failed"
-            next_attempt = None
-
-            if kind == "delivered":
-                delivery.status = "delivered"
-                delivery.delivered_at = now
-                delivery.last_error = None
-                # The time sent, which may have been moved past an earlier update's, orders the next one.
-                delivery.occurred_at = outcome.sent_occurred_at or delivery.occurred_at
-            elif kind == "skipped":
-                delivery.status = "skipped"
-                delivery.last_error = outcome.summary
-            elif kind == "retry":
-                next_attempt = now + dt.timedelta(seconds=self._delay(delivery.attempts, outcome.retry_after))
-                delivery.next_attempt_at = next_attempt
-                delivery.last_error = outcome.summary
-                metrics.RETRIES.labels(delivery.connector).inc()
-            elif kind == "paused":
-                delivery.next_attempt_at = now
-                delivery.last_error = outcome.summary
-            else:
-                delivery.status = "failed"
-                delivery.last_error = outcome.summary
-                metrics.DEAD_LETTERS.labels(delivery.connector).inc()
-
-            if outcome.pause_message is not None:
-                await self._pause(session, delivery.integration_id, outcome.pause_message)
-            session.add(DeliveryAttempt(
-                delivery_id=delivery.id, attempted_at=now, duration_ms=round(duration_ms, 1), outcome=kind,
-                status_code=outcome.status_code, summary=outcome.summary[:2000], next_attempt_at=next_attempt, worker=self.name,
-            ))
+            if release:
+                await session.execute(
+                    update(Delivery)
+                    .where(Delivery.id.in_(release), Delivery.claimed_by == self.name)
+                    .values(claimed_by=None, claimed_until=None)
+                    .execution_options(synchronize_session=False)
+                )
+            paused: dict[str, str] = {}
+            for item, outcome, duration_ms in outcomes:
+                delivery = await session.merge(item.delivery, load=False)
+                kind, next_attempt = self._apply(delivery, outcome)
+                if outcome.pause_message is not None:
+                    paused[delivery.integration_id] = outcome.pause_message
+                session.add(DeliveryAttempt(
+                    delivery_id=delivery.id, attempted_at=delivery.last_attempt_at, duration_ms=round(duration_ms, 1),
+                    outcome=kind, status_code=outcome.status_code, summary=outcome.summary[:2000],
+                    next_attempt_at=next_attempt, worker=self.name,
+                ))
+                logged.append((delivery, kind, outcome, duration_ms, next_attempt))
+            for integration_id, message in paused.items():
+                await self._pause(session, integration_id, message)
             await session.commit()
 
-        metrics.DELIVERIES.labels(delivery.connector, kind).inc()
-        self._log(delivery, kind, outcome, duration_ms, next_attempt)
-        return kind in ("delivered", "skipped", "failed") and outcome.pause_message is None
+        for delivery, kind, outcome, duration_ms, next_attempt in logged:
+            metrics.DELIVERIES.labels(delivery.connector, kind).inc()
+            self._log(delivery, kind, outcome, duration_ms, next_attempt)
+
+    def _apply(self, delivery: Delivery, outcome: Outcome) -> tuple[str, dt.datetime | None]:
+        """Set the delivery's state from one attempt's outcome; return the final kind and the next attempt time."""
+        now = utcnow()
+        delivery.attempts += 1
+        delivery.last_attempt_at = now
+        delivery.last_status_code = outcome.status_code
+        delivery.claimed_by = None
+        delivery.claimed_until = None
+        kind = outcome.outcome
+        window_over = now - delivery.queued_at > dt.timedelta(seconds=self.settings.delivery_retry_window_seconds)
+        if kind == "retry" and (delivery.attempts >= self.settings.delivery_max_attempts or window_over):
+            kind = "failed"
+        next_attempt = None
+
+        if kind == "delivered":
+            delivery.status = "delivered"
+            delivery.delivered_at = now
+            delivery.last_error = None
+            # The time sent, which may have been moved past an earlier update's, orders the next one.
+            delivery.occurred_at = outcome.sent_occurred_at or delivery.occurred_at
+        elif kind == "skipped":
+            delivery.status = "skipped"
+            delivery.last_error = outcome.summary
+        elif kind == "retry":
+            next_attempt = now + dt.timedelta(seconds=self._delay(delivery.attempts, outcome.retry_after))
+            delivery.next_attempt_at = next_attempt
+            delivery.last_error = outcome.summary
+            metrics.RETRIES.labels(delivery.connector).inc()
+        elif kind == "paused":
+            delivery.next_attempt_at = now
+            delivery.last_error = outcome.summary
+        else:
+            delivery.status = "failed"
+            delivery.last_error = outcome.summary
+            metrics.DEAD_LETTERS.labels(delivery.connector).inc()
+        return kind, next_attempt
 
     async def _pause(self, session: AsyncSession, integration_id: str, message: str) -> None:
         integration = await session.get(Integration, integration_id)
@@ -355,35 +395,6 @@ class DeliveryWorker:
 
     def _delay(self, attempts: int, retry_after: float | None = None) -> float:
         return backoff_delay(attempts, self.settings.delivery_backoff_base, self.settings.delivery_backoff_max, retry_after)
-
-    async def _has_earlier_pending(self, session: AsyncSession, delivery: Delivery) -> bool:
-        earlier = await session.scalar(
-            select(Delivery.id).where(
-                Delivery.assessment_id == delivery.assessment_id,
-                Delivery.status == "pending",
-                Delivery.sequence < delivery.sequence,
-            ).limit(1)
-        )
-        return earlier is not None
-
-    async def _superseded(self, session: AsyncSession, delivery: Delivery) -> bool:
-        """Return True when an update queued after ``delivery`` was already delivered."""
-        later = await session.scalar(
-            select(Delivery.id).where(
-                Delivery.assessment_id == delivery.assessment_id,
-                Delivery.status == "delivered",
-                Delivery.sequence > delivery.sequence,
-            ).limit(1)
-        )
-        return later is not None
-
-    async def _last_delivered_at(self, session: AsyncSession, assessment_id: str) -> dt.datetime | None:
-        return await session.scalar(
-            select(Delivery.occurred_at)
-            .where(Delivery.assessment_id == assessment_id, Delivery.status == "delivered")
-            .order_by(Delivery.occurred_at.desc())
-            .limit(1)
-        )
 
     # Email
 

@@ -41,8 +41,8 @@ Walk through the setup:
   2. Copy the Langos API key that is shown once, open the fake Ashby, paste it with the
      base URL {langos_url}/api/ats/webhook and click Save and test. (The real Ashby has
      this field under Admin > Integrations, as the steps in Langos say.)
-  3. In the fake Ashby, add an assessment to the interview plan and click Start Assessment
-     on a candidate.
+  3. In the fake Ashby, click Use in plan on an assessment type, then Start Assessment on a
+     candidate.
   4. The invitation email is in this log, and
      LANGOS_DATA_DIR={data_dir} .venv/bin/langos emails --workspace demo
      prints it again; open its link, take the assessment and submit it.

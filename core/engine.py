@@ -10,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import time
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .crypto import hash_token, new_token
@@ -36,20 +38,31 @@ class Score:
     categories: tuple[CategoryScore, ...]
 
 
+# How long a workspace's list of assessment types is reused; a change shows up after this.
+LIST_CACHE_SECONDS = 1.0
+
+
 class BuiltinEngine:
     """The default implementation of the assessment hooks."""
 
     def __init__(self, public_url: str) -> None:
         self.public_url = public_url
+        self._list_cache: dict[str, tuple[float, list[AssessmentTypeSummary]]] = {}
 
     @hookimpl(trylast=True)
     async def langos_list_assessment_types(self, session: AsyncSession, workspace_id: str) -> list[AssessmentTypeSummary]:
-        rows = await session.scalars(
-            select(AssessmentType)
+        cached = self._list_cache.get(workspace_id)
+        if cached is not None and time.monotonic() - cached[0] < LIST_CACHE_SECONDS:
+            return list(cached[1])
+
+        rows = await session.execute(
+            select(AssessmentType.id, AssessmentType.name, AssessmentType.description)
             .where(AssessmentType.workspace_id == workspace_id, AssessmentType.active.is_(True))
             .order_by(AssessmentType.created_at, AssessmentType.name)
         )
-        return [AssessmentTypeSummary(id=row.id, name=row.name, description=row.description) for row in rows]
+        summaries = [AssessmentTypeSummary(id=row.id, name=row.name, description=row.description) for row in rows]
+        self._list_cache[workspace_id] = (time.monotonic(), summaries)
+        return list(summaries)
 
     @hookimpl(trylast=True)
     async def langos_start_assessment(self, session: AsyncSession, order: AssessmentOrder) -> StartedAssessment:
@@ -57,7 +70,10 @@ class BuiltinEngine:
         if existing is not None:
             return StartedAssessment(assessment_id=existing.id, created=False, status=existing.status)
 
-        assessment_type = await session.get(AssessmentType, order.assessment_type_id)
+        # The categories and questions are not needed here, and loading them would cost more than the insert.
+        assessment_type = await session.get(
+            AssessmentType, order.assessment_type_id, options=[lazyload(AssessmentType.categories)]
+        )
         if assessment_type is None or assessment_type.workspace_id != order.workspace_id:
             raise RequestValidationError(
                 f"Langos has no assessment type {order.assessment_type_id!r} for this account. "

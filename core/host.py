@@ -11,12 +11,15 @@ import base64
 import binascii
 import contextlib
 import dataclasses
+import datetime as dt
 import logging
+import time
 from typing import AsyncIterator
 
 import httpx
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import Request
 
@@ -25,9 +28,9 @@ from .config import Settings
 from .crypto import KeyHasher, Secret, Vault, load_or_create_encryption_keys, load_or_create_secret_key
 from .db import alembic_config, create_engine, create_sessionmaker
 from .exceptions import AuthenticationError, ConfigError
-from .integrations import authenticate_key
+from .integrations import LAST_USED_RESOLUTION
 from .mail import MailBackend, create_backend
-from .models import Integration
+from .models import ApiKey, Integration, utcnow
 from .plugins import Hooks
 from .types import ConnectorContext
 
@@ -46,6 +49,43 @@ class AtsCaller:
     integration_id: str
     key_id: str
     key_prefix: str
+    connector: str = ""
+    expires_at: dt.datetime | None = None
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """Return ``value`` timezone-aware; Core queries on SQLite return naive UTC datetimes."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+
+
+class KeyCache:
+    """Recently authenticated ATS keys, by digest, each kept for ``ttl`` seconds."""
+
+    def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, AtsCaller]] = {}
+
+    def get(self, digest: str) -> AtsCaller | None:
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        stored_at, caller = entry
+        if time.monotonic() - stored_at > self.ttl or (caller.expires_at is not None and caller.expires_at <= utcnow()):
+            self._entries.pop(digest, None)
+            return None
+        return caller
+
+    def put(self, digest: str, caller: AtsCaller) -> None:
+        if self.ttl <= 0:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[digest] = (time.monotonic(), caller)
+
+    def clear(self) -> None:
+        """Forget every cached key; called when this process revokes, rotates or disconnects keys."""
+        self._entries.clear()
 
 
 def keys_from_request(request: Request) -> list[str]:
@@ -78,6 +118,7 @@ class Host:
         self.vault = Vault(load_or_create_encryption_keys(settings.encryption_keys, settings.data_dir))
         self.secret_key = load_or_create_secret_key(settings.secret_key, settings.data_dir)
         self.hasher = KeyHasher(self.secret_key)
+        self.key_cache = KeyCache(settings.auth_cache_seconds)
         self.mail: MailBackend = create_backend(settings.mail)
         self._engine: AsyncEngine | None = None
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
@@ -157,24 +198,51 @@ class Host:
     async def authenticate_ats(self, session: AsyncSession, request: Request, connector: str) -> AtsCaller:
         """Return the caller selected by the request's key, or raise ``AuthenticationError``.
 
-        The key must be an active ATS key of a connected integration of ``connector``.
+        The key must be an active ATS key of a connected integration of ``connector``. A
+        successful lookup is cached for ``auth_cache_seconds`` (1 s by default), so a key
+        revoked in another process stops working within that time; this process drops its
+        cached keys as soon as it revokes or rotates them.
         """
         candidates = keys_from_request(request)
         if not candidates:
             raise AuthenticationError("missing API key: send the Langos API key as the HTTP Basic username")
 
         for candidate in candidates:
-            record = await authenticate_key(self, session, candidate, "ats")
-            if record is None or record.integration_id is None:
+            if not candidate.startswith("lgs_ats_"):
                 continue
-            integration = await session.get(Integration, record.integration_id)
-            if integration is None or integration.connector != connector or integration.status == "not_connected":
+            digest = self.hasher.digest(candidate)
+            caller = self.key_cache.get(digest)
+            if caller is None:
+                caller = await self._lookup_ats_key(session, digest)
+                if caller is None:
+                    continue
+                self.key_cache.put(digest, caller)
+            if caller.connector != connector:
                 continue
-            request.state.workspace_id = record.workspace_id
-            return AtsCaller(
-                workspace_id=record.workspace_id,
-                integration_id=record.integration_id,
-                key_id=record.id,
-                key_prefix=record.prefix,
-            )
+            request.state.workspace_id = caller.workspace_id
+            return caller
         raise AuthenticationError("invalid API key: the key is unknown, revoked or expired; issue a new one in Langos")
+
+    async def _lookup_ats_key(self, session: AsyncSession, digest: str) -> AtsCaller | None:
+        row = (await session.execute(
+            select(ApiKey.id, ApiKey.workspace_id, ApiKey.integration_id, ApiKey.prefix, ApiKey.expires_at,
+                   ApiKey.revoked_at, ApiKey.last_used_at, Integration.connector, Integration.status)
+            .join(Integration, Integration.id == ApiKey.integration_id)
+            .where(ApiKey.digest == digest, ApiKey.kind == "ats")
+        )).first()
+        now = utcnow()
+        if row is None or row.revoked_at is not None or row.status == "not_connected":
+            return None
+        if row.expires_at is not None and as_utc(row.expires_at) <= now:
+            return None
+        if row.last_used_at is None or now - as_utc(row.last_used_at) > LAST_USED_RESOLUTION:
+            await session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
+        expires = as_utc(row.expires_at) if row.expires_at is not None else None
+        return AtsCaller(
+            workspace_id=row.workspace_id,
+            integration_id=row.integration_id,
+            key_id=row.id,
+            key_prefix=row.prefix,
+            connector=row.connector,
+            expires_at=expires,
+        )

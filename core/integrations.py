@@ -127,6 +127,7 @@ async def rotate_key(
         if old.expires_at is None or old.expires_at > expires:
             old.expires_at = expires
     issued = await issue_key(host, session, integration, actor=actor)
+    host.key_cache.clear()
     logger.info("rotated keys of %s in workspace %s; old keys expire at %s", integration.connector, integration.workspace_id, expires.isoformat())
     return issued
 

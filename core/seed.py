@@ -26,9 +26,9 @@ DEMO_ASSESSMENT_TYPES: list[dict[str, Any]] = [
                 "name": "Python",
                 "weight": 2.0,
                 "questions": [
-                    ("What does `len({1, 1, 2})` return?", ["1", "2", "3"], 1),
+                    ("What does len({1, 1, 2}) return?", ["1", "2", "3"], 1),
                     ("Which keyword defines a coroutine function?", ["async def", "yield", "lambda"], 0),
-                    ("What is the type of `{}`?", ["set", "dict", "list"], 1),
+                    ("What is the type of {}?", ["set", "dict", "list"], 1),
                 ],
             },
             {
@@ -66,7 +66,7 @@ DEMO_ASSESSMENT_TYPES: list[dict[str, Any]] = [
                 "name": "JavaScript",
                 "weight": 1.0,
                 "questions": [
-                    ("What does `typeof null` return?", ["'null'", "'object'", "'undefined'"], 1),
+                    ("What does typeof null return?", ["'null'", "'object'", "'undefined'"], 1),
                     ("Which method adds an item to the end of an array?", ["push", "shift", "unshift"], 0),
                 ],
             },

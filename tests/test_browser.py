@@ -80,10 +80,10 @@ async def test_browser_walkthrough(stack: Stack, browser) -> None:
     await recruiter.goto(stack.ashby_url + "/")
     await recruiter.fill("input[name=base_url]", base_url)
     await recruiter.fill("input[name=api_key]", key)
-    await recruiter.click("button:has-text('Save')")
-    await recruiter.click("button:has-text('Test')")
+    await recruiter.click("button:has-text('Save and test')")
+    await expect(recruiter.locator("[role=status]")).to_contain_text("Settings saved. Connected to Langos")
     await expect(recruiter.locator("body")).to_contain_text("Backend Python (30 min)")
-    await recruiter.locator("button:has-text('Add to plan')").first.click()
+    await recruiter.locator("button:has-text('Use in plan')").first.click()
     await recruiter.locator("button:has-text('Start Assessment')").first.click()
     await shot(recruiter, "02-ashby-started")
 

@@ -1,8 +1,14 @@
-"""The candidate's pages: welcome, answering, changing an answer, submitting, and closed links."""
+"""The candidate's pages: welcome, answering, changing an answer, submitting, and closed links.
+
+The test of the questions page's script needs Debian's ``chromium`` and is skipped without it,
+unless ``LANGOS_REQUIRE_BROWSER=1`` turns the skip into a failure.
+"""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from pathlib import Path
 from typing import AsyncIterator
 
@@ -11,10 +17,22 @@ import pytest
 from sqlalchemy import func, select
 
 from core.models import Answer, Assessment, Question, TimelineEvent
-from tests.helpers_web import Web, cancel, csrf_in, open_web, order_assessment, timeline_kinds
+from tests.helpers_web import (
+    Web,
+    build_app,
+    cancel,
+    csrf_in,
+    open_web,
+    order_assessment,
+    seed_workspace,
+    timeline_kinds,
+)
+from tests.live import bind_loopback, serve
 
 INVALID_LINK = "This link is not valid. Check the link in your invitation email."
 CANCELLED = "This assessment was cancelled by the employer and can no longer be taken."
+BACK_LINK = "Back to the assessment"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture
@@ -93,6 +111,7 @@ async def test_start_redirects_to_questions(web: Web) -> None:
     assert page.text.count('data-testid="category"') == 3
     assert page.text.count('data-testid="question"') == 7
     assert f'action="/take/{token}/submit"' in page.text
+    assert 'data-testid="closed-notice" hidden' in page.text
     assert csrf_in(page.text) == csrf
     assert (await load(web, assessment_id)).status == "started"
 
@@ -292,6 +311,7 @@ async def test_submit_rejects_option_out_of_range(web: Web) -> None:
 
     assert response.status_code == 422
     assert "option 9 does not exist" in response.text
+    assert f'href="/take/{token}">{BACK_LINK}' in response.text
     assert (await load(web, assessment_id)).status == "started"
 
 
@@ -303,6 +323,7 @@ async def test_submit_before_start_conflicts(web: Web) -> None:
 
     assert response.status_code == 409
     assert "Start the assessment before submitting it." in response.text
+    assert f'href="/take/{token}">{BACK_LINK}' in response.text
     assert (await load(web, assessment_id)).status == "invited"
 
 
@@ -315,6 +336,7 @@ async def test_submit_twice_conflicts(web: Web) -> None:
 
     assert response.status_code == 409
     assert "This assessment has already been submitted." in response.text
+    assert BACK_LINK not in response.text
 
 
 async def test_cancelled_link_shows_message(web: Web) -> None:
@@ -336,6 +358,7 @@ async def test_cancelled_link_refuses_start(web: Web) -> None:
 
     assert response.status_code == 409
     assert CANCELLED in response.text
+    assert BACK_LINK not in response.text
     assert (await load(web, assessment_id)).status == "cancelled"
 
 
@@ -364,4 +387,56 @@ async def test_cancelled_link_refuses_submit(web: Web) -> None:
 
     assert response.status_code == 409
     assert CANCELLED in response.text
+    assert BACK_LINK not in response.text
     assert submitted == 0
+
+
+@pytest.fixture
+async def chromium() -> AsyncIterator[object]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("LANGOS_REQUIRE_BROWSER") == "1":
+            raise RuntimeError(f"chromium not found at {CHROMIUM}; install Debian's chromium package")
+        pytest.skip("Debian's chromium is not installed")
+
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def test_cancelled_during_session_locks_form(tmp_path: Path, chromium) -> None:
+    from playwright.async_api import expect
+
+    app = build_app(tmp_path)
+    async with serve(app, bind_loopback()) as url:
+        seeded = await seed_workspace(app)
+        assessment_id, token = await order_assessment(app, seeded)
+        page = await chromium.new_page()
+        await page.goto(f"{url}/take/{token}")
+        await page.click("button:has-text('Start the assessment')")
+        questions = page.get_by_test_id("question")
+        await questions.nth(0).locator("input[type=radio]").nth(1).check()
+        await expect(page.locator("#save-status")).to_have_text("Answer saved.")
+
+        await cancel(app, seeded, assessment_id)
+        second = questions.nth(1).locator("input[type=radio]").nth(1)
+        # Use click(), because check() fails when the page unchecks the radio before check() verifies it.
+        await second.click()
+
+        await expect(page.get_by_test_id("closed-notice")).to_have_text(CANCELLED)
+        await expect(page.get_by_test_id("closed-notice")).to_be_visible()
+        await expect(second).not_to_be_checked()
+        await expect(questions.nth(0).locator("input[type=radio]").nth(1)).to_be_checked()
+        await expect(page.get_by_test_id("answered")).to_have_text("1")
+        await expect(page.locator("#answers input[type=radio]:enabled")).to_have_count(0)
+        await expect(page.locator("button:has-text('Submit answers')")).to_be_disabled()
+        await expect(page.locator("#save-status")).to_have_text("")
+        async with app.state.host.session() as session:
+            answers = await session.scalar(select(func.count()).where(Answer.assessment_id == assessment_id))
+        assert answers == 1

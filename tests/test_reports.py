@@ -160,7 +160,7 @@ async def test_report_shows_timeline_in_order(web: Web) -> None:
     response = await web.client.get(f"/reports/{assessment_id}")
 
     assert EVENT.findall(response.text) == ["invited", "started", "answer", "submitted"]
-    assert "What does `len({1, 1, 2})` return? → 2" in response.text
+    assert "What does len({1, 1, 2}) return? → 2" in response.text
     assert "by the candidate, score" in response.text
 
 

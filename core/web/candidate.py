@@ -32,6 +32,8 @@ CSRF_HEADER = "X-CSRF-Token"
 ANSWER_FIELD_PREFIX = "q_"
 # Reloading the page records at most one "opened" event per interval.
 OPENED_EVENT_INTERVAL = dt.timedelta(minutes=1)
+# Statuses in which the candidate can no longer see or change the questions.
+CLOSED_STATUSES = frozenset({"cancelled", "completed"})
 
 INVALID_LINK = "This link is not valid. Check the link in your invitation email."
 FORM_EXPIRED = "The form expired. Reload the page and try again."
@@ -57,6 +59,14 @@ def _invalid_link(request: Request) -> Response:
 
 def _take_url(token: str) -> str:
     return f"/take/{token}"
+
+
+def _back_url(assessment: Assessment, token: str) -> str | None:
+    """Return the link back to the assessment, or None once it is cancelled or submitted.
+
+    Call it before a rollback, because a rollback expires the loaded assessment.
+    """
+    return None if assessment.status in CLOSED_STATUSES else _take_url(token)
 
 
 async def _find(session: AsyncSession, request: Request) -> Assessment | None:
@@ -153,8 +163,9 @@ async def start(request: Request) -> Response:
             await engine.begin(session, assessment)
         except Conflict as exc:
             logger.info("start of assessment %s rejected: %s", assessment.id, exc)
+            back_url = _back_url(assessment, token)
             await session.rollback()
-            return _message(request, "Cannot start", str(exc), 409, back_url=_take_url(token))
+            return _message(request, "Cannot start", str(exc), 409, back_url=back_url)
         await session.commit()
     return redirect(_take_url(token))
 
@@ -272,12 +283,14 @@ async def submit(request: Request) -> Response:
             await engine.submit(session, assessment)
         except RequestValidationError as exc:
             logger.info("submit of assessment %s rejected: field %s: %s", assessment.id, exc.field, exc.message)
+            back_url = _back_url(assessment, token)
             await session.rollback()
-            return _message(request, "Answers not saved", exc.message, 422, back_url=_take_url(token))
+            return _message(request, "Answers not saved", exc.message, 422, back_url=back_url)
         except Conflict as exc:
             logger.info("submit of assessment %s rejected: %s", assessment.id, exc)
+            back_url = _back_url(assessment, token)
             await session.rollback()
-            return _message(request, "Cannot submit", str(exc), 409, back_url=_take_url(token))
+            return _message(request, "Cannot submit", str(exc), 409, back_url=back_url)
         await session.commit()
     return redirect(_take_url(token))
 

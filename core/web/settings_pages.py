@@ -253,6 +253,7 @@ async def revoke(request: Request) -> Response:
         except NotFound:
             raise HTTPException(404, "That key does not exist.") from None
         await session.commit()
+        get_host(request).key_cache.clear()
         flash(request, f"Revoked the key {key.prefix}…; calls with it are rejected from now on.", "success")
     return redirect("/settings/integrations")
 
@@ -264,6 +265,7 @@ async def disconnect(request: Request) -> Response:
         integration = await _integration(session, user, connector)
         await integrations.disconnect(session, integration, actor=user.email)
         await session.commit()
+        host.key_cache.clear()
         flash(request, f"Disconnected {host.hooks.info(connector).display_name}. Its keys were revoked.", "success")
     return redirect("/settings/integrations")
 

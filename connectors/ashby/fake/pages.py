@@ -69,7 +69,7 @@ async def index(request: Request) -> Response:
 
 
 def _activity_card(started: StartedAssessment, view: AssessmentView | None) -> dict[str, Any]:
-    """Describe one assessment's activity card: its badge, whether it is closed, and its data.
+    """Build the template context of one assessment's activity card: its badge, state and data.
 
     A cancellation, in Ashby or reported by Langos, outranks any status that Langos sent
     earlier, so a cancelled card never shows an older status such as Started.
