@@ -101,7 +101,7 @@ class PlannedDelivery:
 
 @dataclasses.dataclass
 class Outcome:
-    """What one attempt did, recorded on the delivery and as a ``DeliveryAttempt``."""
+    """The result of one attempt, recorded on the delivery and as a ``DeliveryAttempt``."""
 
     outcome: str
     summary: str
