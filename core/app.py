@@ -30,6 +30,7 @@ from .logs import ConnectorCallLogger
 from .metrics import RequestMetrics, metrics_endpoint
 from .plugins import build_plugin_manager
 from .web import auth, candidate, engine_api, errors, reports, settings_pages
+from .web.security import RequestBodyLimit, SecurityHeaders
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def create_app(
         *settings_pages.routes(),
         *reports.routes(),
         *candidate.routes(),
-        *engine_api.routes(),
+        *engine_api.routes(max_body_bytes=settings.max_body_bytes),
         Mount("/static", app=StaticFiles(directory=TEMPLATES_DIR / "static"), name="static"),
     ]
     for name in hooks.connectors:
@@ -98,7 +99,10 @@ def create_app(
             Mount(
                 info.mount_path,
                 routes=hooks.routes(name, host),
-                middleware=[Middleware(ConnectorCallLogger, connector=name)],
+                middleware=[
+                    Middleware(ConnectorCallLogger, connector=name),
+                    Middleware(RequestBodyLimit, max_bytes=settings.max_body_bytes),
+                ],
                 name=f"connector:{name}",
             )
         )
@@ -106,6 +110,7 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[
+            Middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://")),
             Middleware(RequestMetrics),
             Middleware(
                 SessionMiddleware,

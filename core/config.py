@@ -51,6 +51,7 @@ class Settings:
     key_overlap_hours: float = 24.0
     auth_cache_seconds: float = 1.0
     session_max_age: int = 8 * 3600
+    max_body_bytes: int = 64 * 1024
     delivery_poll_interval: float = 1.0
     delivery_max_attempts: int = 20
     delivery_retry_window_seconds: float = 24 * 3600
@@ -169,6 +170,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         mail=mail,
         key_overlap_hours=_parse_number("LANGOS_KEY_OVERLAP_HOURS", get("KEY_OVERLAP_HOURS", "24"), float),
         auth_cache_seconds=_parse_number("LANGOS_AUTH_CACHE_SECONDS", get("AUTH_CACHE_SECONDS", "1"), float),
+        max_body_bytes=_parse_number("LANGOS_MAX_BODY_BYTES", get("MAX_BODY_BYTES", "65536"), int),
         delivery_poll_interval=_parse_number(
             "LANGOS_DELIVERY_POLL_SECONDS", get("DELIVERY_POLL_SECONDS", "1.0"), float
         ),

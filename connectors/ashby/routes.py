@@ -57,7 +57,9 @@ def endpoint(host: Host, handler: Handler) -> Callable[[Request], Awaitable[JSON
                 return error_response(401, "unauthorized", str(exc), headers={"WWW-Authenticate": 'Basic realm="Langos"'})
             except RequestValidationError as exc:
                 await session.rollback()
-                return error_response(exc.status_code, "invalid_input", exc.message)
+                # The host's body limit raises a RequestValidationError with status 413.
+                code = "request_too_large" if exc.status_code == 413 else "invalid_input"
+                return error_response(exc.status_code, code, exc.message)
             except NotFound as exc:
                 await session.rollback()
                 return error_response(404, "not_found", str(exc))

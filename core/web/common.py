@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -14,6 +16,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..host import Host
 from ..models import AdminUser
+from .security import revoked_sessions
+
+logger = logging.getLogger(__name__)
 
 CSRF_FIELD = "csrf_token"
 
@@ -62,12 +67,37 @@ async def current_user(request: Request, session: AsyncSession) -> AdminUser | N
     user_id = request.session.get("user_id")
     if not user_id:
         return None
+    if not _session_is_current(request):
+        request.session.clear()
+        return None
     user = await session.get(AdminUser, user_id)
     if user is None:
         request.session.clear()
         return None
     request.state.user = user
     return user
+
+
+def _session_is_current(request: Request) -> bool:
+    """Check the session's age and id, which the cookie's own ``max_age`` cannot enforce.
+
+    Starlette re-signs the cookie whenever a request changes the session (a flash message,
+    a new CSRF token), and the cookie's ``max_age`` counts from that signature. The
+    ``signed_in_at`` field counts from the sign-in. A session without these fields was
+    created before they existed and is rejected too.
+    """
+    signed_in_at = request.session.get("signed_in_at")
+    session_id = request.session.get("session_id")
+    if not isinstance(signed_in_at, (int, float)) or not isinstance(session_id, str):
+        return False
+    age = time.time() - signed_in_at
+    if age > request.app.state.settings.session_max_age:
+        logger.info("session of admin %s expired %.0f s after sign-in", request.session.get("user_id"), age)
+        return False
+    if revoked_sessions(request.app).is_revoked(session_id):
+        logger.info("rejected a signed-out session of admin %s", request.session.get("user_id"))
+        return False
+    return True
 
 
 def login_redirect(request: Request) -> RedirectResponse:

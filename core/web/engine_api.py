@@ -19,6 +19,7 @@ from typing import Any, Awaitable, Callable
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -31,6 +32,7 @@ from ..integrations import authenticate_key
 from ..models import ApiKey, Assessment, AssessmentType, TimelineEvent
 from ..types import CategoryScore
 from .common import get_host
+from .security import RequestBodyLimit
 
 logger = logging.getLogger(__name__)
 
@@ -381,9 +383,13 @@ async def post_event(request: Request, session: AsyncSession, caller: ApiKey) ->
     return JSONResponse({"duplicate": False, "assessment": assessment_json(assessment)})
 
 
-def routes() -> list[Route]:
+def routes(*, max_body_bytes: int) -> list[Route]:
+    """Return the engine API's routes; a body over ``max_body_bytes`` gets a 413 reply."""
     prefix = "/api/engine/assessments/{assessment_id}"
+    # The body limit raises RequestBodyTooLarge, a RequestValidationError, where the
+    # handler reads the body, so ``endpoint`` reports it like any invalid field.
+    limit = [Middleware(RequestBodyLimit, max_bytes=max_body_bytes)]
     return [
-        Route(prefix, endpoint(get_assessment), methods=["GET"], name="engine:assessment"),
-        Route(prefix + "/events", endpoint(post_event), methods=["POST"], name="engine:events"),
+        Route(prefix, endpoint(get_assessment), methods=["GET"], name="engine:assessment", middleware=limit),
+        Route(prefix + "/events", endpoint(post_event), methods=["POST"], name="engine:events", middleware=limit),
     ]

@@ -9,6 +9,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from .security import SECURITY_HEADERS
+
 logger = logging.getLogger(__name__)
 
 
@@ -28,9 +30,12 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 async def server_error(request: Request, exc: Exception) -> Response:
     logger.error("unhandled error on %s %s: %r", request.method, request.url.path, exc, exc_info=exc)
+    # Starlette answers from outside the middleware stack here, so the headers are added by hand.
+    headers = dict(SECURITY_HEADERS)
     if _wants_json(request):
-        return JSONResponse({"error": "Internal error; the server log has the details."}, status_code=500)
-    return HTMLResponse("<h1>Something went wrong</h1><p>The server log has the details.</p>", status_code=500)
+        return JSONResponse({"error": "Internal error; the server log has the details."}, status_code=500, headers=headers)
+    return HTMLResponse("<h1>Something went wrong</h1><p>The server log has the details.</p>", status_code=500,
+                        headers=headers)
 
 
 def handlers() -> dict[Any, Any]:

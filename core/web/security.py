@@ -1,0 +1,264 @@
+"""Request guards of the host: security headers, the request body limit, sign-in throttling
+and the revocation of signed-out sessions.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import time
+from typing import Callable
+
+from starlette.applications import Starlette
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..exceptions import RequestValidationError
+
+logger = logging.getLogger(__name__)
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        # The report's score bars set their width in a style attribute. Inline scripts,
+        # event handler attributes and <style> elements stay blocked.
+        "style-src-attr 'unsafe-inline'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "object-src 'none'",
+    ]
+)
+STRICT_TRANSPORT_SECURITY = "max-age=31536000"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+class SecurityHeaders:
+    """ASGI middleware that adds the security headers to every HTTP response.
+
+    A header the route set itself is kept, so a page can send a stricter policy (the
+    candidate pages send ``Referrer-Policy: no-referrer``). ``Strict-Transport-Security``
+    is sent only when ``hsts`` is true, because browsers ignore it over plain HTTP and a
+    site reached over HTTP must not ask for HTTPS.
+
+    Starlette calls ``errors.server_error`` from ``ServerErrorMiddleware``, which wraps every
+    user middleware, so that handler adds ``SECURITY_HEADERS`` to the 500 page itself.
+    """
+
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
+        self.app = app
+        self.headers = dict(SECURITY_HEADERS)
+        if hsts:
+            self.headers["Strict-Transport-Security"] = STRICT_TRANSPORT_SECURITY
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in self.headers.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class RequestBodyTooLarge(RequestValidationError):
+    """The request body is larger than ``LANGOS_MAX_BODY_BYTES``.
+
+    It is a ``RequestValidationError`` with status 413, so a route that already turns
+    validation errors into its own error format reports this one the same way.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(
+            f"The request body is larger than the limit of {max_bytes} bytes; send a smaller body "
+            "(a Langos admin sets the limit with LANGOS_MAX_BODY_BYTES).",
+            field="body",
+            status_code=413,
+        )
+        self.max_bytes = max_bytes
+
+
+class RequestBodyLimit:
+    """ASGI middleware that rejects request bodies larger than ``max_bytes``.
+
+    Reading the body raises ``RequestBodyTooLarge``: at once when ``Content-Length`` is over
+    the limit, otherwise as soon as the chunks received add up to more than the limit. Routes
+    see the error where they read the body, inside their transaction, so nothing is written.
+    When a route lets the error through, this middleware responds with 413 and
+    ``{"error": ..., "field": "body", "max_bytes": ...}``.
+
+    Starlette's own ``RequestBodyLimitMiddleware`` responds with "Content Too Large" through a
+    private exception class, which a route cannot turn into its own error format.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        declared = _content_length(scope)
+        received = 0
+        response_started = False
+
+        async def receive_with_limit() -> Message:
+            nonlocal received
+            if declared is not None and declared > self.max_bytes:
+                raise RequestBodyTooLarge(self.max_bytes)
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise RequestBodyTooLarge(self.max_bytes)
+            return message
+
+        async def send_with_state(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive_with_limit, send_with_state)
+        except RequestBodyTooLarge as exc:
+            if response_started:
+                raise
+            logger.info("rejected a request body over %s bytes on %s %s", self.max_bytes, scope["method"], scope["path"])
+            body = {"error": exc.message, "field": "body", "max_bytes": self.max_bytes}
+            await JSONResponse(body, status_code=413)(scope, receive, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    raw = Headers(scope=scope).get("content-length")
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        return None
+
+
+class SignInThrottle:
+    """Counts failed sign-ins per email address and per client address in a sliding window.
+
+    After ``max_failures`` failures for one email address, or from one client address,
+    within ``window_seconds``, ``retry_after`` returns the seconds until the oldest of those
+    failures leaves the window. ``clock`` returns the time in seconds, so tests can set it.
+
+    NOTE: the counts live in the memory of one server process. Each process of a
+    multi-process deployment counts on its own, and a restart clears the counts.
+    """
+
+    def __init__(
+        self, *, max_failures: int = 5, window_seconds: float = 15 * 60, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.max_failures = max_failures
+        self.window_seconds = window_seconds
+        self.clock = clock
+        self._failures: dict[tuple[str, str], collections.deque[float]] = {}
+        # A sweep of stale keys runs when the table grows past this size, so a stream of
+        # distinct addresses cannot grow it without bound.
+        self._sweep_at = 1024
+
+    @staticmethod
+    def _keys(email: str, client: str | None) -> list[tuple[str, str]]:
+        keys = []
+        if email:
+            keys.append(("email", email.lower()))
+        if client:
+            keys.append(("client", client))
+        return keys
+
+    def _recent(self, key: tuple[str, str], now: float) -> collections.deque[float]:
+        failures = self._failures.get(key, collections.deque())
+        while failures and failures[0] <= now - self.window_seconds:
+            failures.popleft()
+        return failures
+
+    def retry_after(self, email: str, client: str | None) -> float | None:
+        """Return the seconds to wait before the next attempt, or None when it may go ahead now."""
+        now = self.clock()
+        waits = []
+        for key in self._keys(email, client):
+            failures = self._recent(key, now)
+            if len(failures) >= self.max_failures:
+                waits.append(failures[-self.max_failures] + self.window_seconds - now)
+        return max(waits) if waits else None
+
+    def record_failure(self, email: str, client: str | None) -> None:
+        now = self.clock()
+        for key in self._keys(email, client):
+            failures = self._recent(key, now)
+            failures.append(now)
+            self._failures[key] = failures
+            if len(failures) == self.max_failures:
+                logger.warning(
+                    "sign-ins for %s %s blocked for up to %.0f s after %s failures",
+                    key[0], key[1], self.window_seconds, self.max_failures,
+                )
+        if len(self._failures) > self._sweep_at:
+            self._sweep(now)
+
+    def clear(self, email: str) -> None:
+        """Delete the failures counted for ``email``. The client address keeps its count."""
+        self._failures.pop(("email", email.lower()), None)
+
+    def _sweep(self, now: float) -> None:
+        for key in list(self._failures):
+            if not self._recent(key, now):
+                del self._failures[key]
+        self._sweep_at = max(1024, 2 * len(self._failures))
+
+
+class RevokedSessions:
+    """Ids of sessions that signed out, kept until the sessions would have expired anyway.
+
+    The session cookie is signed but stateless, so a copy of it stays valid after sign-out
+    until this list rejects its id.
+
+    NOTE: the list lives in the memory of one server process. In a multi-process
+    deployment, a signed-out cookie still opens pages served by the other processes, and a
+    restart clears the list. The cookie's ``max_age`` and the ``signed_in_at`` check still
+    end such a session.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self._expires: dict[str, float] = {}
+
+    def revoke(self, session_id: str, expires_at: float) -> None:
+        now = self.clock()
+        for stale in [key for key, until in self._expires.items() if until <= now]:
+            del self._expires[stale]
+        self._expires[session_id] = expires_at
+
+    def is_revoked(self, session_id: str) -> bool:
+        return session_id in self._expires
+
+
+def sign_in_throttle(app: Starlette) -> SignInThrottle:
+    """Return the app's sign-in throttle, created on first use (tests may set their own first)."""
+    if not hasattr(app.state, "sign_in_throttle"):
+        app.state.sign_in_throttle = SignInThrottle()
+    return app.state.sign_in_throttle
+
+
+def revoked_sessions(app: Starlette) -> RevokedSessions:
+    """Return the app's list of signed-out sessions, created on first use."""
+    if not hasattr(app.state, "revoked_sessions"):
+        app.state.revoked_sessions = RevokedSessions()
+    return app.state.revoked_sessions
