@@ -86,6 +86,8 @@ def main() -> None:
         "LANGOS_PLUGINS_FILE": str(workdir / "plugins.toml"),
         "LANGOS_RUN_WORKER": "false",
         "LANGOS_LOG_LEVEL": "WARNING",
+        # The load comes from one key, far above any real ATS's rate.
+        "LANGOS_RATE_LIMIT_PER_MINUTE": "0",
     }
     database_url = None
     if args.database == "postgres":

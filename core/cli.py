@@ -28,7 +28,7 @@ from .delivery import DeliveryWorker, ReplayRejected, replay_delivery, resume_in
 from .exceptions import LangosError, NotFound
 from .host import Host
 from .logs import configure_logging
-from .models import ApiKey, Delivery, DeliveryAttempt, Email, Workspace
+from .models import ApiKey, Delivery, DeliveryAttempt, Email, Integration, Workspace
 from .plugins import build_plugin_manager
 
 logger = logging.getLogger(__name__)
@@ -324,6 +324,16 @@ async def cmd_generate_encryption_key(settings: Settings, args: argparse.Namespa
     print(Fernet.generate_key().decode())
 
 
+async def cmd_rotate_encryption_key(settings: Settings, args: argparse.Namespace) -> None:
+    """Re-encrypt every stored ATS credential with the first of the configured encryption keys."""
+    async with open_host(settings) as host, host.session() as session:
+        rows = list(await session.scalars(select(Integration).where(Integration.credential_encrypted.is_not(None))))
+        for integration in rows:
+            integration.credential_encrypted = host.vault.rotate(integration.credential_encrypted)
+        await session.commit()
+    print(f"re-encrypted {len(rows)} credential(s) with the first key; older keys can now be removed")
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -451,6 +461,9 @@ def build_parser() -> argparse.ArgumentParser:
     actor_arg(engine_key)
 
     add("generate-encryption-key", cmd_generate_encryption_key, "Print a new key for LANGOS_ENCRYPTION_KEYS.")
+    add("rotate-encryption-key", cmd_rotate_encryption_key,
+        "Re-encrypt stored ATS credentials with the first key of LANGOS_ENCRYPTION_KEYS (or encryption.keys); "
+        "list the new key first and keep the old ones listed until this has run.")
     return parser
 
 

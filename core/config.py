@@ -50,6 +50,7 @@ class Settings:
     mail: MailSettings = MailSettings()
     key_overlap_hours: float = 24.0
     auth_cache_seconds: float = 1.0
+    rate_limit_per_minute: float = 1200.0
     session_max_age: int = 8 * 3600
     max_body_bytes: int = 64 * 1024
     delivery_poll_interval: float = 1.0
@@ -170,6 +171,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         mail=mail,
         key_overlap_hours=_parse_number("LANGOS_KEY_OVERLAP_HOURS", get("KEY_OVERLAP_HOURS", "24"), float),
         auth_cache_seconds=_parse_number("LANGOS_AUTH_CACHE_SECONDS", get("AUTH_CACHE_SECONDS", "1"), float),
+        rate_limit_per_minute=_parse_number("LANGOS_RATE_LIMIT_PER_MINUTE", get("RATE_LIMIT_PER_MINUTE", "1200"), float),
         max_body_bytes=_parse_number("LANGOS_MAX_BODY_BYTES", get("MAX_BODY_BYTES", "65536"), int),
         delivery_poll_interval=_parse_number(
             "LANGOS_DELIVERY_POLL_SECONDS", get("DELIVERY_POLL_SECONDS", "1.0"), float

@@ -9,6 +9,7 @@ The tree::
     ├── NotFound                    a record does not exist in the caller's workspace
     ├── Conflict                    the request clashes with the record's state (HTTP 409)
     ├── AuthenticationError         an inbound call has no valid key (HTTP 401)
+    ├── RateLimited                 a key made too many calls (HTTP 429)
     └── UpstreamError               a call to an ATS failed
         ├── CredentialRejected      the ATS rejected the credential or it lacks a permission
         └── UpstreamUnavailable     the ATS could not be reached, timed out or failed (5xx, 429)
@@ -89,3 +90,11 @@ class UpstreamUnavailable(UpstreamError):
 
 class AuthenticationError(LangosError):
     """An inbound call carries no key, or a key that is unknown, revoked or expired."""
+
+
+class RateLimited(LangosError):
+    """A key made more calls than its rate limit allows; ``retry_after`` is in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -27,7 +27,7 @@ from . import __version__
 from .config import Settings
 from .crypto import KeyHasher, Secret, Vault, load_or_create_encryption_keys, load_or_create_secret_key
 from .db import alembic_config, create_engine, create_sessionmaker
-from .exceptions import AuthenticationError, ConfigError
+from .exceptions import AuthenticationError, ConfigError, RateLimited
 from .integrations import LAST_USED_RESOLUTION
 from .mail import MailBackend, create_backend
 from .models import ApiKey, Integration, utcnow
@@ -109,6 +109,33 @@ def keys_from_request(request: Request) -> list[str]:
     return [candidate for candidate in (username, password) if candidate]
 
 
+class RateLimiter:
+    """A token bucket per key: ``per_minute`` calls a minute on average, bursts up to ``per_minute``.
+
+    NOTE: buckets are kept per server process, so with N processes a key may make up to
+    N times the limit.
+    """
+
+    def __init__(self, per_minute: float, clock=time.monotonic) -> None:  # type: ignore[no-untyped-def]
+        self.capacity = per_minute
+        self.rate = per_minute / 60.0
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, key_id: str) -> float:
+        """Spend one call of ``key_id``; return 0, or the seconds to wait when the bucket is empty."""
+        if self.capacity <= 0:
+            return 0.0
+        now = self.clock()
+        tokens, updated = self._buckets.get(key_id, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - updated) * self.rate)
+        if tokens < 1:
+            self._buckets[key_id] = (tokens, now)
+            return (1 - tokens) / self.rate
+        self._buckets[key_id] = (tokens - 1, now)
+        return 0.0
+
+
 class Host:
     """What connectors may use of the running host."""
 
@@ -119,6 +146,7 @@ class Host:
         self.secret_key = load_or_create_secret_key(settings.secret_key, settings.data_dir)
         self.hasher = KeyHasher(self.secret_key)
         self.key_cache = KeyCache(settings.auth_cache_seconds)
+        self.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
         self.mail: MailBackend = create_backend(settings.mail)
         self._engine: AsyncEngine | None = None
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
@@ -198,7 +226,8 @@ class Host:
     async def authenticate_ats(self, session: AsyncSession, request: Request, connector: str) -> AtsCaller:
         """Return the caller selected by the request's key, or raise ``AuthenticationError``.
 
-        The key must be an active ATS key of a connected integration of ``connector``. A
+        The key must be an active ATS key of a connected integration of ``connector``, and
+        within its rate limit (``RateLimited`` otherwise). A
         successful lookup is cached for ``auth_cache_seconds`` (1 s by default), so a key
         revoked in another process stops working within that time; this process drops its
         cached keys as soon as it revokes or rotates them.
@@ -220,6 +249,14 @@ class Host:
             if caller.connector != connector:
                 continue
             request.state.workspace_id = caller.workspace_id
+            wait = self.rate_limiter.take(caller.key_id)
+            if wait > 0:
+                logger.warning("key %s of workspace %s is over its rate limit", caller.key_prefix, caller.workspace_id)
+                raise RateLimited(
+                    f"rate limit exceeded: this key may make {self.rate_limiter.capacity:g} calls a minute; "
+                    f"retry after {wait:.1f} s",
+                    retry_after=wait,
+                )
             return caller
         raise AuthenticationError("invalid API key: the key is unknown, revoked or expired; issue a new one in Langos")
 

@@ -88,3 +88,28 @@ async def test_cli_short_password_is_rejected(tmp_path: Path) -> None:
     code, out, err = await cli("admin", "--workspace", "acme", "--email", "a@acme.example", stdin="short\n")
     assert code == 2
     assert "at least 10 characters" in err
+
+
+async def test_cli_rotates_encryption_key(tmp_path: Path) -> None:
+    from cryptography.fernet import Fernet
+    from sqlalchemy import create_engine, text
+
+    sock = bind_loopback()
+    async with serve(create_fake_ashby(), sock) as ashby_url:
+        old = Fernet.generate_key().decode()
+        new = Fernet.generate_key().decode()
+        cli = Cli(langos_env(tmp_path, LANGOS_ASHBY_API_URL=ashby_url, LANGOS_ENCRYPTION_KEYS=old))
+        await cli("workspace", "acme")
+        code, out, err = await cli("connect", "--workspace", "acme", stdin=ASHBY_KEY + "\n")
+        assert code == 0, err
+
+        rotated = Cli(langos_env(tmp_path, LANGOS_ASHBY_API_URL=ashby_url, LANGOS_ENCRYPTION_KEYS=f"{new},{old}"))
+        code, out, err = await rotated("rotate-encryption-key")
+        assert code == 0, err
+        assert "re-encrypted 1 credential(s)" in out
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'data' / 'langos.db'}")
+    with engine.connect() as connection:
+        token = connection.execute(text("SELECT credential_encrypted FROM integrations")).scalar_one()
+    engine.dispose()
+    assert Fernet(new.encode()).decrypt(token.encode()).decode() == ASHBY_KEY

@@ -275,3 +275,34 @@ async def test_start_after_cancel_creates_new(stack: Stack) -> None:
     async with stack.langos.state.host.session() as session:
         emails = await session.scalar(select(func.count()).select_from(Email))
     assert emails == 2
+
+
+async def test_key_over_rate_limit_gets_429(stack: Stack) -> None:
+    from core.host import RateLimiter
+
+    key = await stack.connect_and_configure()
+    host = stack.langos.state.host
+    original = host.rate_limiter
+    host.rate_limiter = RateLimiter(3)
+    try:
+        statuses = [(await call(stack, "assessment.list", key)).status_code for _ in range(4)]
+        limited = await call(stack, "assessment.list", key)
+    finally:
+        host.rate_limiter = original
+    assert statuses == [200, 200, 200, 429]
+    assert limited.status_code == 429
+    assert int(limited.headers["retry-after"]) >= 1
+    assert limited.json()["errorInfo"]["code"] == "rate_limit_exceeded"
+    assert "3 calls a minute" in limited.json()["errorInfo"]["message"]
+
+
+def test_rate_limiter_refills() -> None:
+    from core.host import RateLimiter
+
+    now = [0.0]
+    limiter = RateLimiter(60, clock=lambda: now[0])
+    assert all(limiter.take("k") == 0 for _ in range(60))
+    assert limiter.take("k") == 1.0
+    now[0] += 1.0
+    assert limiter.take("k") == 0
+    assert limiter.take("other") == 0

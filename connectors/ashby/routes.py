@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import Any, Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from core.exceptions import AuthenticationError, NotFound, RequestValidationError
+from core.exceptions import AuthenticationError, NotFound, RateLimited, RequestValidationError
 from core.host import AtsCaller, Host
 from core.types import AssessmentOrder, Candidate
 
@@ -55,6 +56,9 @@ def endpoint(host: Host, handler: Handler) -> Callable[[Request], Awaitable[JSON
                 response = await handler(host, session, caller, body)
             except AuthenticationError as exc:
                 return error_response(401, "unauthorized", str(exc), headers={"WWW-Authenticate": 'Basic realm="Langos"'})
+            except RateLimited as exc:
+                return error_response(429, "rate_limit_exceeded", str(exc),
+                                      headers={"Retry-After": str(math.ceil(exc.retry_after))})
             except RequestValidationError as exc:
                 await session.rollback()
                 # The host's body limit raises a RequestValidationError with status 413.
