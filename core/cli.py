@@ -20,7 +20,7 @@ from typing import AsyncIterator, Sequence
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from . import integrations, seed
+from . import audit, integrations, seed
 from .config import Settings, load_settings
 from .crypto import Secret
 from .db import upgrade_async
@@ -118,6 +118,9 @@ async def cmd_connect(settings: Settings, args: argparse.Namespace) -> None:
                 host, session, workspace_id=workspace.id, connector=args.connector,
                 credential=Secret(credential), actor=args.actor,
             )
+            audit.record(session, workspace_id=workspace.id, actor=args.actor,
+                         action="credential_replaced" if result.replaced else "connect", target=args.connector,
+                         detail={"account": result.account.label})
             await session.commit()
     print(f"connected {args.connector} for workspace {workspace.slug} (account: {result.account.label})")
     if result.issued is not None:
@@ -146,6 +149,9 @@ async def cmd_keys_issue(settings: Settings, args: argparse.Namespace) -> None:
                 issued = await integrations.rotate_key(host, session, integration, actor=args.actor, overlap=overlap)
             else:
                 issued = await integrations.issue_key(host, session, integration, actor=args.actor)
+            audit.record(session, workspace_id=integration.workspace_id, actor=args.actor,
+                         action="key_rotated" if args.rotate else "key_issued", target=args.connector,
+                         detail={"key_prefix": issued.record.prefix})
             await session.commit()
     _print_issued(issued)
     if args.rotate:
@@ -180,6 +186,9 @@ async def cmd_keys_revoke(settings: Settings, args: argparse.Namespace) -> None:
                     f"no key with id {args.key_id!r} in workspace {args.workspace!r}; "
                     "pass the id (first column) that `langos keys` prints, not the key's prefix"
                 ) from None
+            if revoked:
+                audit.record(session, workspace_id=workspace.id, actor=args.actor, action="key_revoked",
+                             detail={"key_prefix": key.prefix})
             await session.commit()
     print(f"revoked {key.prefix}…" if revoked else f"{key.prefix}… was already revoked")
 
@@ -190,6 +199,8 @@ async def cmd_disconnect(settings: Settings, args: argparse.Namespace) -> None:
         async with host.session() as session:
             integration = await session.merge(integration)
             await integrations.disconnect(session, integration, actor=args.actor)
+            audit.record(session, workspace_id=integration.workspace_id, actor=args.actor, action="disconnect",
+                         target=args.connector)
             await session.commit()
     print(f"disconnected {args.connector}; its keys were revoked")
 
@@ -267,6 +278,8 @@ async def cmd_resume(settings: Settings, args: argparse.Namespace) -> None:
         async with host.session() as session:
             integration = await session.merge(integration)
             await resume_integration(session, integration)
+            audit.record(session, workspace_id=integration.workspace_id, actor="cli", action="deliveries_resumed",
+                         target=args.connector)
             await session.commit()
     print(f"{args.connector} deliveries resumed")
 
@@ -330,6 +343,8 @@ async def cmd_rotate_encryption_key(settings: Settings, args: argparse.Namespace
         rows = list(await session.scalars(select(Integration).where(Integration.credential_encrypted.is_not(None))))
         for integration in rows:
             integration.credential_encrypted = host.vault.rotate(integration.credential_encrypted)
+            audit.record(session, workspace_id=integration.workspace_id, actor="cli", action="encryption_key_rotated",
+                         target=integration.connector)
         await session.commit()
     print(f"re-encrypted {len(rows)} credential(s) with the first key; older keys can now be removed")
 

@@ -37,6 +37,8 @@ class IssuedKey:
 class ConnectResult:
     account: AccountInfo
     issued: IssuedKey | None
+    # True when a stored credential was replaced, False for a new connection
+    replaced: bool = False
 
 
 async def get_integration(session: AsyncSession, workspace_id: str, connector: str) -> Integration | None:
@@ -78,6 +80,7 @@ async def connect(
     context = host.connector_context(connector, workspace_id, integration.id if integration else None)
     account = await host.hooks.check_credential(connector, context=context, credential=credential)
 
+    replaced = integration is not None and integration.credential_encrypted is not None
     integration = integration or await get_or_create_integration(session, workspace_id, connector)
     integration.credential_encrypted = host.vault.encrypt(credential)
     integration.status = "connected"
@@ -89,7 +92,7 @@ async def connect(
     if not await active_keys(session, integration.id):
         issued = await issue_key(host, session, integration, actor=actor)
     logger.info("workspace %s connected %s (account %r) by %s", workspace_id, connector, account.label, actor)
-    return ConnectResult(account=account, issued=issued)
+    return ConnectResult(account=account, issued=issued, replaced=replaced)
 
 
 async def issue_key(host: Host, session: AsyncSession, integration: Integration, *, actor: str) -> IssuedKey:

@@ -75,6 +75,14 @@ async def test_cli_scripts_the_settings_page(tmp_path: Path) -> None:
         code, out, err = await cli("disconnect", "--workspace", "acme")
         assert code == 0, err
 
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'data' / 'langos.db'}")
+    with engine.connect() as connection:
+        actions = [row[0] for row in connection.execute(text("SELECT action FROM audit_events ORDER BY at"))]
+    engine.dispose()
+    assert actions == ["connect", "key_rotated", "key_revoked", "disconnect"]
+
 
 async def test_cli_unknown_workspace_says_what_to_do(tmp_path: Path) -> None:
     code, out, err = await Cli(langos_env(tmp_path))("integrations", "--workspace", "nope")

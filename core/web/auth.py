@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .. import audit
 from ..crypto import verify_password
 from ..models import AdminUser, Workspace
 from .common import check_csrf, get_host, redirect, render
@@ -90,7 +91,15 @@ async def login(request: Request) -> Response:
         if workspace_slug:
             query = query.where(Workspace.slug == workspace_slug)
         users = list(await session.scalars(query))
-    matches = [user for user in users if verify_password(user.password_hash, password)]
+        matches = [user for user in users if verify_password(user.password_hash, password)]
+        if not matches:
+            # One event per workspace the email belongs to, so each workspace's admins see it.
+            for workspace_id in sorted({user.workspace_id for user in users}) or [None]:
+                audit.record(session, workspace_id=workspace_id, actor=email or "-", action="sign_in_failed",
+                             client_address=client)
+        elif len(matches) == 1:
+            audit.record(session, workspace_id=matches[0].workspace_id, actor=email, action="sign_in", client_address=client)
+        await session.commit()
 
     if not matches:
         logger.info("failed sign-in for %s from %s", email, client or "-")

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .. import integrations
+from .. import audit, integrations
 from ..crypto import Secret
 from ..delivery import ReplayRejected, replay_delivery, resume_integration, retry_delivery
 from ..exceptions import ConfigError, CredentialRejected, NotFound, RequestValidationError, UpstreamError, UpstreamUnavailable
@@ -196,6 +196,8 @@ async def connect(request: Request) -> Response:
         except UpstreamError as exc:
             logger.warning("connect %s in workspace %s failed: %s", connector, user.workspace_id, exc)
             return await _error_page(request, session, connector, exc.message, 502)
+        _audit(request, session, user, "credential_replaced" if result.replaced else "connect", connector,
+               {"account": result.account.label, **({"key_prefix": result.issued.record.prefix} if result.issued else {})})
         await session.commit()
 
         display = host.hooks.info(connector).display_name
@@ -203,6 +205,12 @@ async def connect(request: Request) -> Response:
         if result.issued is not None:
             _keep_issued(request, connector, result.issued)
         return redirect("/settings/integrations")
+
+
+def _audit(request: Request, session: AsyncSession, user: AdminUser, action: str, target: str,
+           detail: dict[str, Any] | None = None) -> None:
+    audit.record(session, workspace_id=user.workspace_id, actor=user.email, action=action, target=target,
+                 client_address=request.client.host if request.client else None, detail=detail)
 
 
 async def _error_page(request: Request, session: AsyncSession, connector: str, message: str, status_code: int) -> Response:
@@ -228,6 +236,7 @@ async def rotate(request: Request) -> Response:
         integration = await _integration(session, user, connector)
         overlap = dt.timedelta(hours=host.settings.key_overlap_hours)
         issued = await integrations.rotate_key(host, session, integration, actor=user.email, overlap=overlap)
+        _audit(request, session, user, "key_rotated", connector, {"key_prefix": issued.record.prefix})
         await session.commit()
         flash(request, f"Issued a new key. The previous keys keep working for {host.settings.key_overlap_hours:g} hours.", "success")
         _keep_issued(request, connector, issued)
@@ -240,6 +249,7 @@ async def issue(request: Request) -> Response:
         user, _form, connector = await _admin_form(request, session)
         integration = await _integration(session, user, connector)
         issued = await integrations.issue_key(host, session, integration, actor=user.email)
+        _audit(request, session, user, "key_issued", connector, {"key_prefix": issued.record.prefix})
         await session.commit()
         _keep_issued(request, connector, issued)
         return redirect("/settings/integrations")
@@ -247,11 +257,13 @@ async def issue(request: Request) -> Response:
 
 async def revoke(request: Request) -> Response:
     async with get_host(request).session() as session:
-        user, _form, _connector = await _admin_form(request, session)
+        user, _form, connector = await _admin_form(request, session)
         try:
-            key, _ = await integrations.revoke_key(session, user.workspace_id, request.path_params["key_id"], actor=user.email)
+            key, revoked = await integrations.revoke_key(session, user.workspace_id, request.path_params["key_id"], actor=user.email)
         except NotFound:
             raise HTTPException(404, "That key does not exist.") from None
+        if revoked:
+            _audit(request, session, user, "key_revoked", connector, {"key_prefix": key.prefix})
         await session.commit()
         get_host(request).key_cache.clear()
         flash(request, f"Revoked the key {key.prefix}…; calls with it are rejected from now on.", "success")
@@ -264,6 +276,7 @@ async def disconnect(request: Request) -> Response:
         user, _form, connector = await _admin_form(request, session)
         integration = await _integration(session, user, connector)
         await integrations.disconnect(session, integration, actor=user.email)
+        _audit(request, session, user, "disconnect", connector)
         await session.commit()
         host.key_cache.clear()
         flash(request, f"Disconnected {host.hooks.info(connector).display_name}. Its keys were revoked.", "success")
@@ -276,6 +289,7 @@ async def retry(request: Request) -> Response:
         delivery = await retry_delivery(session, user.workspace_id, request.path_params["delivery_id"])
         if delivery is None:
             raise HTTPException(404, "That delivery does not exist.")
+        _audit(request, session, user, "delivery_retried", connector, {"delivery_id": delivery.id})
         await session.commit()
         flash(request, "The update was queued again.", "success")
     return redirect(_back(request, connector))
@@ -291,6 +305,7 @@ async def replay(request: Request) -> Response:
             return redirect(_back(request, connector))
         if replayed is None:
             raise HTTPException(404, "That delivery does not exist.")
+        _audit(request, session, user, "delivery_replayed", connector, {"delivery_id": replayed.id})
         await session.commit()
         flash(request, "The update was queued to be sent again.", "success")
     return redirect(_back(request, connector))
@@ -301,6 +316,7 @@ async def resume(request: Request) -> Response:
         user, _form, connector = await _admin_form(request, session)
         integration = await _integration(session, user, connector)
         await resume_integration(session, integration)
+        _audit(request, session, user, "deliveries_resumed", connector)
         await session.commit()
         flash(request, "Deliveries resumed; the waiting updates go out now.", "success")
     return redirect(_back(request, connector))
