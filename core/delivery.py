@@ -29,10 +29,12 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 
 from . import metrics
+from .engine import complete_overdue
 from .exceptions import CredentialRejected, UpstreamError
 from .models import Assessment, Delivery, DeliveryAttempt, Email, Integration, utcnow
 from .crypto import Secret
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EMAIL_MAX_ATTEMPTS = 5
+OVERDUE_SWEEP_SECONDS = 30.0
 ONE_MS = dt.timedelta(milliseconds=1)
 
 
@@ -126,6 +129,7 @@ class DeliveryWorker:
         self.batch_size = batch_size
         self.lease = dt.timedelta(seconds=self.settings.delivery_lease_seconds)
         self._credentials: dict[str, tuple[str, Secret]] = {}
+        self._last_sweep = float("-inf")
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set, polling every ``delivery_poll_interval`` seconds when idle."""
@@ -144,8 +148,29 @@ class DeliveryWorker:
         logger.info("delivery worker %s stopped", self.name)
 
     async def run_once(self) -> int:
-        """Process every due email and one batch of due deliveries; return how many were attempted."""
+        """Complete overdue assessments, then process due emails and one batch of deliveries.
+
+        Return how many emails and deliveries were attempted.
+        """
+        await self._complete_overdue()
         return await self._send_emails() + await self._push_deliveries()
+
+    async def _complete_overdue(self) -> None:
+        """Complete, at most every ``OVERDUE_SWEEP_SECONDS``, assessments whose time limit passed."""
+        if time.monotonic() - self._last_sweep < OVERDUE_SWEEP_SECONDS:
+            return
+        self._last_sweep = time.monotonic()
+        async with self.host.session() as session:
+            try:
+                done = await complete_overdue(session)
+                await session.commit()
+            except IntegrityError:
+                # Another worker or the candidate's own request completed one of them first.
+                await session.rollback()
+                logger.info("overdue sweep lost a race with another completion; the next sweep retries")
+                return
+        if done:
+            logger.info("completed %d assessment(s) whose time limit had passed", done)
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Process until nothing is due; for the CLI and tests."""

@@ -232,11 +232,65 @@ async def begin(
     return True
 
 
+def deadline(assessment: Assessment) -> dt.datetime | None:
+    """Return when the candidate's time runs out, or None before the assessment is started."""
+    if assessment.started_at is None:
+        return None
+    return assessment.started_at + dt.timedelta(minutes=assessment.assessment_type.time_limit_minutes)
+
+
+async def complete_if_overdue(session: AsyncSession, assessment: Assessment, *, now: dt.datetime | None = None) -> bool:
+    """Complete a started assessment whose time limit has passed, with the answers saved so far.
+
+    Return True when it completed the assessment. The completion is dated at the deadline,
+    because no answer after it counts. Its update for the ATS is queued in the caller's
+    transaction, and the caller commits.
+    """
+    due = deadline(assessment)
+    if assessment.status != "started" or due is None or (now or utcnow()) < due:
+        return False
+
+    score = await score_answers(session, assessment)
+    await complete(session, assessment, score, at=due, source="time limit")
+    logger.info("assessment %s completed by its time limit of %s minutes",
+                assessment.id, assessment.assessment_type.time_limit_minutes)
+    return True
+
+
+async def _reject_if_overdue(session: AsyncSession, assessment: Assessment) -> None:
+    """Raise ``Conflict`` once the time limit has passed, after completing and committing the assessment.
+
+    The web handlers roll back on ``Conflict``, so the completion is committed here:
+    the recruiter gets a result even though the candidate's request fails.
+    """
+    if not await complete_if_overdue(session, assessment):
+        return
+
+    try:
+        await session.commit()
+    except IntegrityError:
+        # A concurrent request that completed the assessment first queued the same update
+        # sequence number. Its result is kept, and any other conflict is re-raised.
+        await session.rollback()
+        await session.refresh(assessment)
+        if assessment.status != "completed":
+            raise
+        logger.info("assessment %s was completed by a concurrent request", assessment.id)
+    raise Conflict(
+        f"The time limit of {assessment.assessment_type.time_limit_minutes} minutes has passed; "
+        "your saved answers were submitted."
+    )
+
+
 async def save_answer(session: AsyncSession, assessment: Assessment, question_id: str, option: int) -> None:
-    """Store the candidate's choice for one question, replacing an earlier one."""
+    """Store the candidate's choice for one question, replacing an earlier one.
+
+    After the time limit it completes the assessment, commits, and raises ``Conflict``.
+    """
     ensure_open(assessment)
     if assessment.status != "started":
         raise Conflict("Start the assessment before answering.")
+    await _reject_if_overdue(session, assessment)
 
     question = _question(assessment, question_id)
     if question is None:
@@ -316,10 +370,40 @@ async def complete(
 
 
 async def submit(session: AsyncSession, assessment: Assessment) -> Score:
-    """Score the candidate's answers and complete the assessment."""
+    """Score the candidate's answers and complete the assessment.
+
+    After the time limit it completes the assessment as ``save_answer`` does, commits,
+    and raises ``Conflict``.
+    """
     ensure_open(assessment)
     if assessment.status != "started":
         raise Conflict("Start the assessment before submitting it.")
+    await _reject_if_overdue(session, assessment)
     score = await score_answers(session, assessment)
     await complete(session, assessment, score, source="candidate")
     return score
+
+
+async def complete_overdue(session: AsyncSession, *, limit: int = 100) -> int:
+    """Complete started assessments whose time limit has passed; return how many. The caller commits.
+
+    Candidates who never come back would otherwise leave their assessment started, and the
+    recruiter without a result.
+    """
+    now = utcnow()
+    shortest = await session.scalar(select(func.min(AssessmentType.time_limit_minutes)))
+    if shortest is None:
+        return 0
+    # No assessment that started after this can be overdue yet.
+    cutoff = now - dt.timedelta(minutes=shortest)
+    started = await session.scalars(
+        select(Assessment)
+        .where(Assessment.status == "started", Assessment.started_at < cutoff)
+        .order_by(Assessment.started_at)
+        .limit(limit)
+    )
+    done = 0
+    for assessment in list(started):
+        if await complete_if_overdue(session, assessment, now=now):
+            done += 1
+    return done

@@ -1,21 +1,50 @@
-"""The assessment list and the report page: sign-in, workspace scoping, score, categories, timeline."""
+"""The assessment list and the report: sign-in, workspace scoping, filters, score, categories,
+timeline, the answer replay and the JSON and PDF downloads.
+
+The test of the replay's script needs Debian's ``chromium`` and the PDF text checks need
+``pdftotext`` (Debian's poppler-utils); each is skipped without its tool, unless
+``LANGOS_REQUIRE_BROWSER=1`` (set by ``.ci/run``) turns the skip into a failure.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 from urllib.parse import quote
 
+import httpx
 import pytest
+from sqlalchemy import update
 
 from core import engine
-from core.models import Assessment
-from tests.helpers_web import Web, client_for, open_web, order_assessment, seed_workspace, sign_in
+from core.models import Assessment, Question
+from tests.helpers_web import (
+    Web,
+    build_app,
+    client_for,
+    csrf_in,
+    open_web,
+    order_assessment,
+    seed_workspace,
+    sign_in,
+)
+from tests.live import bind_loopback, serve
 
 EVENT = re.compile(r'data-testid="timeline-event" data-kind="(\w+)"')
 CATEGORY = re.compile(r'data-testid="category" data-name="([^"]+)" data-score="([^"]+)"')
 ROW = re.compile(r'data-testid="assessment-row"')
+FILTER_ERROR = re.compile(r'data-testid="filter-error">([^<]*)<')
+REPLAY_ANSWER = re.compile(
+    r'data-testid="replay-answer" data-number="(\d+)"\s+data-answered="(\w+)"\s+data-correct="(\w+)"( data-changed)?'
+)
+PDFTOTEXT = shutil.which("pdftotext")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture
@@ -193,3 +222,539 @@ async def test_report_other_session_stays_signed_out(web: Web) -> None:
         response = await stranger.get(f"/reports/{assessment_id}")
 
     assert response.status_code == 303
+
+
+# ---- filters and paging ----------------------------------------------------------------
+
+
+async def set_fields(web: Web, assessment_id: str, **values: Any) -> None:
+    """Overwrite columns of an assessment, to give it a job, status, score or creation time."""
+    async with web.app.state.host.session() as session:
+        await session.execute(update(Assessment).where(Assessment.id == assessment_id).values(**values))
+        await session.commit()
+
+
+def listed(html: str, *assessment_ids: str) -> list[bool]:
+    return [f"/reports/{assessment_id}" in html for assessment_id in assessment_ids]
+
+
+async def test_assessments_filter_by_job(web: Web) -> None:
+    backend, _ = await order_assessment(web.app, web.seeded, "application-1")
+    frontend, _ = await order_assessment(web.app, web.seeded, "application-2")
+    await set_fields(web, frontend, job_name="Frontend Engineer")
+    await sign_in(web.client, web.seeded.admin_email)
+
+    response = await web.client.get("/assessments", params={"job": "Frontend Engineer"})
+
+    assert response.status_code == 200
+    assert listed(response.text, backend, frontend) == [False, True]
+    assert '<option value="Frontend Engineer" selected>' in response.text
+    assert "1 assessment match the filters" in response.text
+
+
+async def test_assessments_job_select_lists_own_jobs(web: Web) -> None:
+    await order_assessment(web.app, web.seeded)
+    other = await seed_workspace(web.app, "other")
+    foreign, _ = await order_assessment(web.app, other)
+    await set_fields(web, foreign, job_name="Secret Project Lead")
+    await sign_in(web.client, web.seeded.admin_email)
+
+    response = await web.client.get("/assessments")
+
+    assert '<option value="Backend Engineer">' in response.text
+    assert "Secret Project Lead" not in response.text
+
+
+async def test_assessments_filter_rejects_other_workspace_job(web: Web) -> None:
+    other = await seed_workspace(web.app, "other")
+    foreign, _ = await order_assessment(web.app, other)
+    await set_fields(web, foreign, job_name="Secret Project Lead")
+    await sign_in(web.client, web.seeded.admin_email)
+
+    response = await web.client.get("/assessments", params={"job": "Secret Project Lead"})
+
+    assert response.status_code == 400
+    assert FILTER_ERROR.findall(response.text) == [
+        "Job: &#39;Secret Project Lead&#39; is not a job in your workspace. Pick a job from the list."
+    ]
+    assert foreign not in response.text
+
+
+async def test_assessments_filter_by_status(web: Web) -> None:
+    invited, _ = await order_assessment(web.app, web.seeded, "application-1")
+    completed, _ = await order_assessment(web.app, web.seeded, "application-2")
+    await complete_with_answers(web, completed, {})
+    await sign_in(web.client, web.seeded.admin_email)
+
+    response = await web.client.get("/assessments", params={"status": "completed"})
+
+    assert listed(response.text, invited, completed) == [False, True]
+    assert '<option value="completed" selected>' in response.text
+
+
+async def test_assessments_filter_by_score_range(web: Web) -> None:
+    ids = [(await order_assessment(web.app, web.seeded, f"application-{n}"))[0] for n in range(4)]
+    for assessment_id, score in zip(ids, [None, 40.0, 70.0, 100.0]):
+        await set_fields(web, assessment_id, score=score)
+    await sign_in(web.client, web.seeded.admin_email)
+
+    middle = await web.client.get("/assessments", params={"score_min": "40", "score_max": "70"})
+    top = await web.client.get("/assessments", params={"score_min": "70.5"})
+    low = await web.client.get("/assessments", params={"score_max": "40"})
+
+    assert listed(middle.text, *ids) == [False, True, True, False]
+    assert listed(top.text, *ids) == [False, False, False, True]
+    assert listed(low.text, *ids) == [False, True, False, False]
+
+
+async def test_assessments_filter_by_created_dates(web: Web) -> None:
+    ids = [(await order_assessment(web.app, web.seeded, f"application-{n}"))[0] for n in range(3)]
+    days = ["2024-04-30T23:59:59", "2024-05-01T00:00:00", "2024-05-31T23:59:59"]
+    for assessment_id, day in zip(ids, days):
+        await set_fields(web, assessment_id, created_at=dt.datetime.fromisoformat(day).replace(tzinfo=dt.timezone.utc))
+    await sign_in(web.client, web.seeded.admin_email)
+
+    may = await web.client.get("/assessments", params={"created_from": "2024-05-01", "created_to": "2024-05-31"})
+    until_april = await web.client.get("/assessments", params={"created_to": "2024-04-30"})
+    from_last_day = await web.client.get("/assessments", params={"created_from": "2024-05-31"})
+
+    assert listed(may.text, *ids) == [False, True, True]
+    assert listed(until_april.text, *ids) == [True, False, False]
+    assert listed(from_last_day.text, *ids) == [False, False, True]
+    assert 'value="2024-05-01"' in may.text
+
+
+async def test_assessments_filters_combine(web: Web) -> None:
+    match, _ = await order_assessment(web.app, web.seeded, "application-1")
+    wrong_job, _ = await order_assessment(web.app, web.seeded, "application-2")
+    low_score, _ = await order_assessment(web.app, web.seeded, "application-3")
+    for assessment_id in (match, wrong_job, low_score):
+        await set_fields(web, assessment_id, status="completed", score=80.0)
+    await set_fields(web, wrong_job, job_name="Data Engineer")
+    await set_fields(web, low_score, score=20.0)
+    await sign_in(web.client, web.seeded.admin_email)
+
+    params = {"job": "Backend Engineer", "status": "completed", "score_min": "50"}
+    response = await web.client.get("/assessments", params=params)
+
+    assert listed(response.text, match, wrong_job, low_score) == [True, False, False]
+
+
+async def test_assessments_filters_stay_in_workspace(web: Web) -> None:
+    other = await seed_workspace(web.app, "other")
+    foreign, _ = await order_assessment(web.app, other)
+    await complete_with_answers(web, foreign, {})
+    await sign_in(web.client, web.seeded.admin_email)
+
+    response = await web.client.get("/assessments", params={"status": "completed", "job": "Backend Engineer"})
+
+    assert response.status_code == 400
+    assert foreign not in response.text
+    response = await web.client.get("/assessments", params={"status": "completed"})
+    assert response.status_code == 200
+    assert foreign not in response.text
+    assert ROW.findall(response.text) == []
+
+
+async def test_assessments_paging_keeps_filters(web: Web) -> None:
+    for number in range(52):
+        assessment_id, _ = await order_assessment(web.app, web.seeded, f"application-{number}")
+        if number < 51:
+            await set_fields(web, assessment_id, status="completed", score=90.0)
+    await sign_in(web.client, web.seeded.admin_email)
+
+    params = {"status": "completed", "score_min": "85"}
+    first = await web.client.get("/assessments", params=params)
+    second = await web.client.get("/assessments", params={**params, "page": "2"})
+
+    next_link = 'href="/assessments?status=completed&amp;score_min=85&amp;page=2"'
+    previous_link = 'href="/assessments?status=completed&amp;score_min=85&amp;page=1"'
+    assert len(ROW.findall(first.text)) == 50
+    assert next_link in first.text
+    assert len(ROW.findall(second.text)) == 1
+    assert previous_link in second.text
+    assert "51 assessments match the filters" in second.text
+
+
+async def test_assessments_empty_filter_fields_are_ignored(web: Web) -> None:
+    await order_assessment(web.app, web.seeded)
+    await sign_in(web.client, web.seeded.admin_email)
+
+    empty = {"job": "", "status": "", "score_min": " ", "score_max": "", "created_from": "", "created_to": ""}
+    response = await web.client.get("/assessments", params=empty)
+
+    assert response.status_code == 200
+    assert len(ROW.findall(response.text)) == 1
+
+
+async def test_assessments_last_possible_date_is_valid(web: Web) -> None:
+    await order_assessment(web.app, web.seeded)
+    await sign_in(web.client, web.seeded.admin_email)
+
+    response = await web.client.get("/assessments", params={"created_to": "9999-12-31", "created_from": "0001-01-01"})
+
+    assert response.status_code == 200
+    assert len(ROW.findall(response.text)) == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"status": "done"}, "Status: &#39;done&#39; is not a status. Pick one of Invited, In progress, Completed, Cancelled."),
+        ({"job": "Astronaut"}, "Job: &#39;Astronaut&#39; is not a job in your workspace. Pick a job from the list."),
+        ({"score_min": "abc"}, "Minimum score: &#39;abc&#39; is not a number from 0 to 100."),
+        ({"score_min": "-1"}, "Minimum score: &#39;-1&#39; is not a number from 0 to 100."),
+        ({"score_max": "100.5"}, "Maximum score: &#39;100.5&#39; is not a number from 0 to 100."),
+        ({"score_max": "nan"}, "Maximum score: &#39;nan&#39; is not a number from 0 to 100."),
+        ({"score_min": "inf"}, "Minimum score: &#39;inf&#39; is not a number from 0 to 100."),
+        ({"score_min": "80", "score_max": "50"}, "Minimum score: 80 is above the maximum score 50."),
+        ({"created_from": "2024-13-01"}, "Created from: &#39;2024-13-01&#39; is not a date. Enter a date as YYYY-MM-DD"),
+        ({"created_to": "yesterday"}, "Created to: &#39;yesterday&#39; is not a date."),
+        ({"created_from": "2024-06-01", "created_to": "2024-05-01"}, "Created from: 2024-06-01 is after the end date 2024-05-01."),
+    ],
+)
+async def test_assessments_rejects_invalid_filter(web: Web, params: dict[str, str], message: str) -> None:
+    await order_assessment(web.app, web.seeded)
+    await sign_in(web.client, web.seeded.admin_email)
+
+    response = await web.client.get("/assessments", params=params)
+
+    assert response.status_code == 400
+    errors = FILTER_ERROR.findall(response.text)
+    assert len(errors) == 1
+    assert errors[0].startswith(message)
+    assert ROW.findall(response.text) == []
+    assert 'data-testid="filters"' in response.text
+
+
+async def test_assessments_lists_every_invalid_filter(web: Web) -> None:
+    await sign_in(web.client, web.seeded.admin_email)
+
+    response = await web.client.get("/assessments", params={"score_min": "x", "created_to": "y", "status": "z"})
+
+    assert response.status_code == 400
+    fields = [message.split(":")[0] for message in FILTER_ERROR.findall(response.text)]
+    assert fields == ["Status", "Minimum score", "Created to"]
+
+
+async def test_assessments_shortens_long_invalid_value(web: Web) -> None:
+    await sign_in(web.client, web.seeded.admin_email)
+
+    response = await web.client.get("/assessments", params={"score_min": "9" * 500})
+
+    assert response.status_code == 400
+    assert FILTER_ERROR.findall(response.text)[0].startswith("Minimum score: &#39;" + "9" * 40 + "…&#39; is not")
+
+
+async def test_assessments_filters_require_login(web: Web) -> None:
+    response = await web.client.get("/assessments", params={"status": "nonsense"})
+
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login?next=")
+
+
+# ---- the JSON and PDF downloads --------------------------------------------------------
+
+
+def pdf_text(content: bytes, tmp_path: Path) -> str:
+    """Return the text of a PDF as extracted by poppler's ``pdftotext``."""
+    if PDFTOTEXT is None:
+        if os.environ.get("LANGOS_REQUIRE_BROWSER") == "1":
+            raise AssertionError("pdftotext is missing; scripts/setup --browser installs Debian's poppler-utils")
+        pytest.skip("pdftotext (Debian's poppler-utils) is not installed")
+    path = tmp_path / "report.pdf"
+    path.write_bytes(content)
+    result = subprocess.run([PDFTOTEXT, "-layout", str(path), "-"], capture_output=True, check=True, timeout=30)
+    return result.stdout.decode("utf-8")
+
+
+async def test_report_json_download(web: Web) -> None:
+    assessment_id, _ = await order_assessment(web.app, web.seeded)
+    await complete_with_answers(web, assessment_id, {"Python": 1, "HTTP": 1, "Databases": 0})
+    await sign_in(web.client, web.seeded.admin_email)
+
+    response = await web.client.get(f"/reports/{assessment_id}.json")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["content-disposition"] == f'attachment; filename="langos-report-{assessment_id}.json"'
+    assert response.headers["cache-control"] == "no-store"
+    report = response.json()
+    assert report["id"] == assessment_id
+    assert report["candidate"] == {"name": "Ada Lovelace", "email": "ada@example.com", "profile_url": None}
+    assert report["job"]["name"] == "Backend Engineer"
+    assert report["assessment_type"]["name"] == "Backend Python (30 min)"
+    assert report["assessment_type"]["time_limit_minutes"] == 30
+    assert report["status"] == "completed"
+    assert report["score"] == pytest.approx(29.1)
+    assert report["max_score"] == 100.0
+    assert [(c["name"], c["score"], c["weight"]) for c in report["categories"]] == [
+        ("Python", 33.3, 2.0),
+        ("HTTP", 50.0, 1.0),
+        ("Databases", 0.0, 1.0),
+    ]
+    assert report["duration_minutes"] == 0.0
+    assert "passed" not in report
+
+
+async def test_report_json_timeline_has_iso_times_and_labels(web: Web) -> None:
+    assessment_id, _ = await order_assessment(web.app, web.seeded)
+    await complete_with_answers(web, assessment_id, {"Python": 1})
+    await sign_in(web.client, web.seeded.admin_email)
+
+    report = (await web.client.get(f"/reports/{assessment_id}.json")).json()
+
+    timeline = report["timeline"]
+    assert [entry["kind"] for entry in timeline] == ["invited", "started", "answer", "submitted"]
+    assert [entry["label"] for entry in timeline] == ["Invited", "Started", "Answer saved", "Submitted"]
+    assert timeline[2]["detail"] == "What does len({1, 1, 2}) return? → 2"
+    for entry in timeline:
+        assert dt.datetime.fromisoformat(entry["at"]).utcoffset() == dt.timedelta(0)
+    assert dt.datetime.fromisoformat(report["completed_at"]).tzinfo is not None
+
+
+async def test_report_json_before_start(web: Web) -> None:
+    assessment_id, _ = await order_assessment(web.app, web.seeded)
+    await sign_in(web.client, web.seeded.admin_email)
+
+    report = (await web.client.get(f"/reports/{assessment_id}.json")).json()
+
+    assert report["status"] == "invited"
+    assert report["score"] is None
+    assert report["categories"] == []
+    assert report["duration_minutes"] is None
+    assert report["started_at"] is None
+
+
+@pytest.mark.parametrize("suffix", [".json", ".pdf"])
+async def test_report_download_requires_login(web: Web, suffix: str) -> None:
+    assessment_id, _ = await order_assessment(web.app, web.seeded)
+    path = f"/reports/{assessment_id}{suffix}"
+
+    response = await web.client.get(path)
+
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=" + quote(path, safe="")
+
+
+@pytest.mark.parametrize("suffix", [".json", ".pdf"])
+async def test_report_download_of_other_workspace_is_not_found(web: Web, suffix: str) -> None:
+    other = await seed_workspace(web.app, "other")
+    foreign, _ = await order_assessment(web.app, other)
+    await sign_in(web.client, web.seeded.admin_email)
+
+    response = await web.client.get(f"/reports/{foreign}{suffix}")
+
+    assert response.status_code == 404
+    assert "Ada Lovelace" not in response.text
+    assert "content-disposition" not in response.headers
+
+
+@pytest.mark.parametrize("suffix", [".json", ".pdf"])
+async def test_report_download_of_unknown_id_is_not_found(web: Web, suffix: str) -> None:
+    await sign_in(web.client, web.seeded.admin_email)
+
+    response = await web.client.get(f"/reports/no-such-assessment{suffix}")
+
+    assert response.status_code == 404
+
+
+async def test_report_pdf_download(web: Web, tmp_path: Path) -> None:
+    assessment_id, _ = await order_assessment(web.app, web.seeded)
+    await complete_with_answers(web, assessment_id, {"Python": 1, "HTTP": 1})
+    await sign_in(web.client, web.seeded.admin_email)
+
+    response = await web.client.get(f"/reports/{assessment_id}.pdf")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.headers["content-disposition"] == f'attachment; filename="langos-report-{assessment_id}.pdf"'
+    assert response.content.startswith(b"%PDF-")
+    assert len(response.content) > 1000
+    text = pdf_text(response.content, tmp_path)
+    assert "Langos report: Ada Lovelace" in text
+    assert "Backend Python (30 min)" in text
+    assert "Score by category" in text
+    assert "What does len({1, 1, 2}) return? → 2" in text
+
+
+async def test_report_pdf_escapes_markup_in_names(web: Web, tmp_path: Path) -> None:
+    assessment_id, _ = await order_assessment(web.app, web.seeded)
+    await set_fields(web, assessment_id, candidate_first_name="Zoë <b>&amp;", job_name="R&D </para>")
+    await sign_in(web.client, web.seeded.admin_email)
+
+    response = await web.client.get(f"/reports/{assessment_id}.pdf")
+
+    assert response.status_code == 200
+    text = pdf_text(response.content, tmp_path)
+    assert "Zoë <b>&amp; Lovelace" in text
+    assert "R&D </para>" in text
+    assert "No score yet" in text
+
+
+async def test_report_links_downloads(web: Web) -> None:
+    assessment_id, _ = await order_assessment(web.app, web.seeded)
+    await sign_in(web.client, web.seeded.admin_email)
+
+    response = await web.client.get(f"/reports/{assessment_id}")
+
+    assert f'href="/reports/{assessment_id}.pdf"' in response.text
+    assert f'href="/reports/{assessment_id}.json"' in response.text
+
+
+# ---- the replay ------------------------------------------------------------------------
+
+
+async def answer_as_candidate(web: Web, token: str, choices: list[tuple[int, int]]) -> None:
+    """Start the assessment as the candidate and save each (question number, option) in order."""
+    questions = await numbered_questions(web, token)
+    async with client_for(web.app) as candidate:
+        welcome = await candidate.get(f"/take/{token}")
+        csrf = csrf_in(welcome.text)
+        started = await candidate.post(f"/take/{token}/start", data={"csrf_token": csrf})
+        assert started.status_code == 303
+        for number, option in choices:
+            saved = await candidate.post(
+                f"/take/{token}/answer",
+                json={"question_id": questions[number - 1].id, "option": option},
+                headers={"X-CSRF-Token": csrf},
+            )
+            assert saved.status_code == 200
+
+
+async def numbered_questions(web: Web, token: str) -> list[Question]:
+    async with web.app.state.host.session() as session:
+        assessment = await engine.find_by_token(session, token)
+        assert assessment is not None
+        return [question for category in assessment.assessment_type.categories for question in category.questions]
+
+
+def replay_step_html(html: str) -> list[str]:
+    """Return the HTML of each replay step on the page, in order."""
+    return html.split('data-testid="replay-step"')[1:]
+
+
+async def test_report_replay_steps_through_answers(web: Web) -> None:
+    assessment_id, token = await order_assessment(web.app, web.seeded)
+    # Option 1 is correct for question 1 (len, "2") and for question 4 (not found, "404").
+    await answer_as_candidate(web, token, [(1, 0), (4, 1), (1, 1)])
+    await sign_in(web.client, web.seeded.admin_email)
+
+    response = await web.client.get(f"/reports/{assessment_id}")
+
+    steps = replay_step_html(response.text)
+    assert len(steps) == 3
+    assert 'data-step="1"' in steps[0]
+    assert 'data-correct="no"' in steps[0]
+    assert 'data-testid="replay-option">1<' in steps[0]
+    assert 'data-testid="replay-prompt">Which status code means a resource was not found?<' in steps[1]
+    assert 'data-testid="replay-option">404<' in steps[1]
+    assert 'data-correct="yes"' in steps[1]
+    assert 'data-testid="replay-option">2<' in steps[2]
+    assert "Question 1: " in steps[2]
+    assert re.search(r'<time datetime="[^"]+\+00:00">', steps[0])
+
+
+async def test_report_replay_shows_answers_at_each_step(web: Web) -> None:
+    assessment_id, token = await order_assessment(web.app, web.seeded)
+    await answer_as_candidate(web, token, [(1, 0), (4, 1), (1, 1)])
+    await sign_in(web.client, web.seeded.admin_email)
+
+    response = await web.client.get(f"/reports/{assessment_id}")
+
+    states = [REPLAY_ANSWER.findall(step) for step in replay_step_html(response.text)]
+    unanswered = ("no", "unknown", "")
+    assert states[0] == [("1", "yes", "no", " data-changed")] + [(str(n), *unanswered) for n in range(2, 8)]
+    assert states[1][0] == ("1", "yes", "no", "")
+    assert states[1][3] == ("4", "yes", "yes", " data-changed")
+    assert states[2][0] == ("1", "yes", "yes", " data-changed")
+    assert states[2][3] == ("4", "yes", "yes", "")
+    assert [row[1] for row in states[2]] == ["yes", "no", "no", "yes", "no", "no", "no"]
+
+
+async def test_report_replay_without_answers(web: Web) -> None:
+    assessment_id, _ = await order_assessment(web.app, web.seeded)
+    await sign_in(web.client, web.seeded.admin_email)
+
+    response = await web.client.get(f"/reports/{assessment_id}")
+
+    assert 'data-testid="replay-empty"' in response.text
+    assert "/static/replay.js" not in response.text
+
+
+async def test_report_replay_script_is_external(web: Web) -> None:
+    assessment_id, token = await order_assessment(web.app, web.seeded)
+    await answer_as_candidate(web, token, [(1, 1)])
+    await sign_in(web.client, web.seeded.admin_email)
+
+    response = await web.client.get(f"/reports/{assessment_id}")
+    script = await web.client.get("/static/replay.js")
+
+    assert '<script src="/static/replay.js"></script>' in response.text
+    assert re.findall(r"<script(?![^>]*\bsrc=)", response.text) == []
+    assert re.findall(r"\son[a-z]+=", response.text) == []
+    assert script.status_code == 200
+    assert "data-replay-step" in script.text
+
+
+@pytest.fixture
+async def chromium() -> AsyncIterator[Any]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("LANGOS_REQUIRE_BROWSER") == "1":
+            raise RuntimeError(f"chromium not found at {CHROMIUM}; install Debian's chromium package")
+        pytest.skip("Debian's chromium is not installed")
+
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def test_report_replay_controls_in_browser(tmp_path: Path, chromium: Any) -> None:
+    from playwright.async_api import expect
+
+    app = build_app(tmp_path)
+    async with serve(app, bind_loopback()) as url:
+        seeded = await seed_workspace(app)
+        assessment_id, token = await order_assessment(app, seeded)
+        async with httpx.AsyncClient(base_url=url) as http:
+            await answer_as_candidate(Web(app=app, client=http, seeded=seeded), token, [(1, 0), (4, 1), (1, 1)])
+        page = await chromium.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        await page.goto(f"{url}/login?next=/reports/{assessment_id}")
+        await page.fill("input[name=email]", seeded.admin_email)
+        await page.fill("input[name=password]", "correct-horse-battery")
+        await page.click("button[type=submit]")
+
+        steps = page.get_by_test_id("replay-step")
+        position = page.get_by_test_id("replay-position")
+        await expect(page.get_by_test_id("replay-controls")).to_be_visible()
+        await expect(position).to_have_text("Step 1 of 3")
+        await expect(steps.nth(0)).to_be_visible()
+        await expect(steps.nth(1)).to_be_hidden()
+        await expect(page.get_by_test_id("replay-previous")).to_be_disabled()
+        await expect(steps.nth(0).get_by_test_id("replay-state")).to_be_visible()
+
+        await page.get_by_test_id("replay-next").click()
+        await expect(position).to_have_text("Step 2 of 3")
+        await expect(steps.nth(0)).to_be_hidden()
+        await expect(steps.nth(1).get_by_test_id("replay-option")).to_have_text("404")
+
+        await page.get_by_test_id("replay-slider").fill("3")
+        await expect(position).to_have_text("Step 3 of 3")
+        await expect(steps.nth(2)).to_be_visible()
+        await expect(page.get_by_test_id("replay-next")).to_be_disabled()
+
+        await page.get_by_test_id("replay-previous").click()
+        await expect(position).to_have_text("Step 2 of 3")
+        await expect(page.get_by_test_id("replay-slider")).to_have_value("2")
+        await page.screenshot(path=str(tmp_path / "replay.png"), full_page=True)
+        assert errors == []

@@ -144,6 +144,8 @@ async def take_page(request: Request) -> Response:
             return _invalid_link(request)
 
         await _record_opened(session, assessment)
+        # A candidate who comes back after the deadline sees the result page, not the questions.
+        await engine.complete_if_overdue(session, assessment)
         await session.commit()
         return await _status_page(request, session, assessment, request.path_params["token"])
 

@@ -1,17 +1,31 @@
-"""The admin's assessment list and the report of one assessment.
+"""The admin's assessment list and the report of one assessment, as a page, JSON and PDF.
 
 The report is what the ATS's "View in Langos" link opens: a signed-out admin is sent to
-sign in and then straight back to it.
+sign in and then straight back to it. The JSON and PDF downloads follow the same rule.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import functools
+import io
 import json
 import math
-from typing import Any
+from typing import Any, Mapping
+from urllib.parse import urlencode
+from xml.sax.saxutils import escape
 
-from sqlalchemy import func, select
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFError, TTFont
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,7 +33,7 @@ from starlette.routing import Route
 
 from .. import engine
 from ..exceptions import NotFound
-from ..models import Assessment, AssessmentType, Delivery, Question, TimelineEvent
+from ..models import AdminUser, Assessment, AssessmentType, Delivery, Question, TimelineEvent, utcnow
 from .common import current_user, get_host, login_redirect, render
 
 PAGE_SIZE = 50
@@ -35,7 +49,28 @@ EVENT_LABELS = {
     "cancelled": "Cancelled",
     "progress": "Progress",
 }
-SOURCE_LABELS = {"candidate": "by the candidate", "engine": "reported by the assessment engine"}
+SOURCE_LABELS = {
+    "candidate": "by the candidate",
+    "engine": "reported by the assessment engine",
+    "time limit": "when the time limit ran out",
+}
+
+# The list's filters: query parameter and the label the form shows, which error messages name.
+FILTER_LABELS = {
+    "job": "Job",
+    "status": "Status",
+    "score_min": "Minimum score",
+    "score_max": "Maximum score",
+    "created_from": "Created from",
+    "created_to": "Created to",
+}
+# Bad filter values are quoted in messages up to this many characters.
+SHOWN_VALUE_CHARS = 40
+
+NOT_FOUND = "This assessment does not exist in your workspace. Open it from the list of assessments."
+
+
+# ---- the assessment list ---------------------------------------------------------------
 
 
 def _page_number(raw: str | None) -> int:
@@ -47,35 +82,184 @@ def _page_number(raw: str | None) -> int:
     return max(page, 1)
 
 
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= SHOWN_VALUE_CHARS else value[:SHOWN_VALUE_CHARS] + "…")
+
+
+@dataclasses.dataclass(frozen=True)
+class ListFilters:
+    """The assessment list's filters, where None means the filter is not set."""
+
+    job: str | None = None
+    status: str | None = None
+    score_min: float | None = None
+    score_max: float | None = None
+    created_from: dt.date | None = None
+    created_to: dt.date | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """Return the WHERE conditions. Dates are whole UTC days, and ``created_to`` is included."""
+        conditions: list[ColumnElement[bool]] = []
+        if self.job is not None:
+            conditions.append(Assessment.job_name == self.job)
+        if self.status is not None:
+            conditions.append(Assessment.status == self.status)
+        if self.score_min is not None:
+            conditions.append(Assessment.score >= self.score_min)
+        if self.score_max is not None:
+            conditions.append(Assessment.score <= self.score_max)
+        if self.created_from is not None:
+            conditions.append(Assessment.created_at >= _utc_midnight(self.created_from))
+        if self.created_to is not None and self.created_to < dt.date.max:
+            conditions.append(Assessment.created_at < _utc_midnight(self.created_to + dt.timedelta(days=1)))
+        return conditions
+
+    def query(self) -> dict[str, str]:
+        """Return the set filters as query parameters, for the page links."""
+        values = {
+            "job": self.job,
+            "status": self.status,
+            "score_min": None if self.score_min is None else f"{self.score_min:g}",
+            "score_max": None if self.score_max is None else f"{self.score_max:g}",
+            "created_from": None if self.created_from is None else self.created_from.isoformat(),
+            "created_to": None if self.created_to is None else self.created_to.isoformat(),
+        }
+        return {name: value for name, value in values.items() if value is not None}
+
+
+def _utc_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.timezone.utc)
+
+
+def _parse_score(name: str, raw: str, errors: list[str]) -> float | None:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 0 <= value <= 100:
+        errors.append(
+            f"{FILTER_LABELS[name]}: {_shown(raw)} is not a number from 0 to 100. "
+            "Enter a score such as 70, or leave the field empty."
+        )
+        return None
+    return value
+
+
+def _parse_date(name: str, raw: str, errors: list[str]) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        errors.append(
+            f"{FILTER_LABELS[name]}: {_shown(raw)} is not a date. "
+            "Enter a date as YYYY-MM-DD, such as 2024-05-01, or leave the field empty."
+        )
+        return None
+
+
+def parse_filters(params: Mapping[str, str], jobs: list[str]) -> tuple[ListFilters, list[str]]:
+    """Read the list's filters from the query string and return them with one message per invalid field.
+
+    ``jobs`` are the workspace's job names, the only values the job filter accepts. An
+    empty field is not set.
+    """
+    raw = {name: params.get(name, "").strip() for name in FILTER_LABELS}
+    errors: list[str] = []
+
+    job = raw["job"] or None
+    if job is not None and job not in jobs:
+        errors.append(f"Job: {_shown(job)} is not a job in your workspace. Pick a job from the list.")
+    status = raw["status"] or None
+    if status is not None and status not in STATUS_LABELS:
+        errors.append(
+            f"Status: {_shown(status)} is not a status. Pick one of {', '.join(STATUS_LABELS.values())}."
+        )
+
+    score_min = _parse_score("score_min", raw["score_min"], errors) if raw["score_min"] else None
+    score_max = _parse_score("score_max", raw["score_max"], errors) if raw["score_max"] else None
+    if score_min is not None and score_max is not None and score_min > score_max:
+        errors.append(
+            f"Minimum score: {score_min:g} is above the maximum score {score_max:g}. "
+            "Enter a minimum that is at most the maximum."
+        )
+
+    created_from = _parse_date("created_from", raw["created_from"], errors) if raw["created_from"] else None
+    created_to = _parse_date("created_to", raw["created_to"], errors) if raw["created_to"] else None
+    if created_from is not None and created_to is not None and created_from > created_to:
+        errors.append(
+            f"Created from: {created_from.isoformat()} is after the end date {created_to.isoformat()}. "
+            "Enter a start date on or before the end date."
+        )
+
+    filters = ListFilters(job, status, score_min, score_max, created_from, created_to)
+    return filters, errors
+
+
+async def _job_names(session: AsyncSession, workspace_id: str) -> list[str]:
+    rows = await session.scalars(
+        select(Assessment.job_name)
+        .where(Assessment.workspace_id == workspace_id, Assessment.job_name.is_not(None))
+        .distinct()
+        .order_by(Assessment.job_name)
+    )
+    return [name for name in rows if name]
+
+
+def _list_url(filters: ListFilters, page: int) -> str:
+    return "/assessments?" + urlencode({**filters.query(), "page": str(page)})
+
+
 async def assessments_page(request: Request) -> Response:
     async with get_host(request).session() as session:
         user = await current_user(request, session)
         if user is None:
             return login_redirect(request)
 
-        in_workspace = Assessment.workspace_id == user.workspace_id
-        total = await session.scalar(select(func.count()).select_from(Assessment).where(in_workspace)) or 0
+        jobs = await _job_names(session, user.workspace_id)
+        filters, errors = parse_filters(request.query_params, jobs)
+        context: dict[str, Any] = {
+            "jobs": jobs,
+            "statuses": STATUS_LABELS,
+            "status_labels": STATUS_LABELS,
+            "form": {name: request.query_params.get(name, "") for name in FILTER_LABELS},
+            "filtered": bool(filters.query()) or bool(errors),
+            "errors": errors,
+        }
+        if errors:
+            return render(request, "reports/assessments.html", context, status_code=400)
+
+        conditions = [Assessment.workspace_id == user.workspace_id, *filters.conditions()]
+        total = await session.scalar(select(func.count()).select_from(Assessment).where(*conditions)) or 0
         pages = max(1, math.ceil(total / PAGE_SIZE))
         page = min(_page_number(request.query_params.get("page")), pages)
         rows = await session.scalars(
             select(Assessment)
-            .where(in_workspace)
+            .where(*conditions)
             .order_by(Assessment.created_at.desc(), Assessment.id.desc())
             .offset((page - 1) * PAGE_SIZE)
             .limit(PAGE_SIZE)
         )
-        context = {
-            "assessments": list(rows),
-            "page": page,
-            "pages": pages,
-            "total": total,
-            "status_labels": STATUS_LABELS,
-        }
+        context.update(
+            assessments=list(rows),
+            page=page,
+            pages=pages,
+            total=total,
+            previous_url=_list_url(filters, page - 1) if page > 1 else None,
+            next_url=_list_url(filters, page + 1) if page < pages else None,
+        )
         return render(request, "reports/assessments.html", context)
+
+
+# ---- timeline, categories and replay ---------------------------------------------------
 
 
 def _questions(assessment_type: AssessmentType) -> dict[str, Question]:
     return {question.id: question for category in assessment_type.categories for question in category.questions}
+
+
+def _option_label(question: Question, option: Any) -> str:
+    if isinstance(option, int) and 0 <= option < len(question.options):
+        return question.options[option]
+    return f"option {option!r}"
 
 
 def _answer_detail(detail: dict[str, Any], questions: dict[str, Question]) -> str:
@@ -83,9 +267,7 @@ def _answer_detail(detail: dict[str, Any], questions: dict[str, Question]) -> st
     option = detail.get("option")
     if question is None:
         return f"question {detail.get('question_id')!r} (no longer part of this assessment type), option {option!r}"
-    if isinstance(option, int) and 0 <= option < len(question.options):
-        return f"{question.prompt} → {question.options[option]}"
-    return f"{question.prompt} → option {option!r}"
+    return f"{question.prompt} → {_option_label(question, option)}"
 
 
 def _event_detail(event: TimelineEvent, questions: dict[str, Question]) -> str:
@@ -134,6 +316,66 @@ def category_rows(assessment: Assessment) -> list[dict[str, Any]]:
     return rows
 
 
+def replay_steps(events: list[TimelineEvent], assessment_type: AssessmentType) -> list[dict[str, Any]]:
+    """Return one step per "answer" event, in the order given, with every question's answer after it.
+
+    ``correct`` is None for a question that is no longer part of the assessment type.
+    NOTE: the page renders every step with every question, so its size grows with
+    steps times questions; no limit is applied.
+    """
+    numbered = list(
+        enumerate((question for category in assessment_type.categories for question in category.questions), start=1)
+    )
+    numbers = {question.id: number for number, question in numbered}
+    questions = {question.id: question for _, question in numbered}
+    chosen: dict[str, Any] = {}
+    steps = []
+    for event in events:
+        if event.kind != "answer":
+            continue
+        detail = event.detail or {}
+        question_id = str(detail.get("question_id"))
+        option = detail.get("option")
+        chosen[question_id] = option
+
+        question = questions.get(question_id)
+        correct: bool | None = None
+        if question is None:
+            prompt = f"question {question_id!r} (no longer part of this assessment type)"
+            option_label = f"option {option!r}"
+        else:
+            prompt = question.prompt
+            option_label = _option_label(question, option)
+            correct = question.correct_option == option
+        answers = [
+            _replay_answer(number, listed, chosen, changed=listed.id == question_id) for number, listed in numbered
+        ]
+        steps.append(
+            {
+                "number": len(steps) + 1,
+                "at": event.at,
+                "question_id": question_id,
+                "question_number": numbers.get(question_id),
+                "prompt": prompt,
+                "option": option_label,
+                "correct": correct,
+                "answers": answers,
+            }
+        )
+    return steps
+
+
+def _replay_answer(number: int, question: Question, chosen: dict[str, Any], *, changed: bool) -> dict[str, Any]:
+    answered = question.id in chosen
+    return {
+        "number": number,
+        "prompt": question.prompt,
+        "option": _option_label(question, chosen[question.id]) if answered else None,
+        "correct": question.correct_option == chosen[question.id] if answered else None,
+        "changed": changed,
+    }
+
+
 def _web_url(url: str | None) -> str | None:
     """Return ``url`` when it is an http(s) URL, else None.
 
@@ -162,32 +404,266 @@ async def _deliveries(session: AsyncSession, assessment: Assessment) -> list[Del
     return list(rows)
 
 
+async def _assessment_of(session: AsyncSession, user: AdminUser, assessment_id: str) -> Assessment:
+    """Return the assessment in the admin's workspace, or raise a 404."""
+    try:
+        return await engine.get_assessment(session, user.workspace_id, assessment_id)
+    except NotFound:
+        raise HTTPException(404, NOT_FOUND) from None
+
+
+# ---- the report page -------------------------------------------------------------------
+
+
 async def report_page(request: Request) -> Response:
     async with get_host(request).session() as session:
         user = await current_user(request, session)
         if user is None:
             return login_redirect(request)
 
-        try:
-            assessment = await engine.get_assessment(session, user.workspace_id, request.path_params["assessment_id"])
-        except NotFound:
-            raise HTTPException(
-                404, "This assessment does not exist in your workspace. Open it from the list of assessments."
-            ) from None
-
+        assessment = await _assessment_of(session, user, request.path_params["assessment_id"])
+        events = await _timeline(session, assessment.id)
         context = {
             "assessment": assessment,
             "profile_url": _web_url(assessment.candidate_profile_url),
             "status_label": STATUS_LABELS.get(assessment.status, assessment.status),
             "categories": category_rows(assessment),
-            "timeline": timeline_entries(await _timeline(session, assessment.id), assessment.assessment_type),
+            "timeline": timeline_entries(events, assessment.assessment_type),
+            "replay": replay_steps(events, assessment.assessment_type),
             "deliveries": await _deliveries(session, assessment),
         }
         return render(request, "reports/report.html", context)
 
 
+# ---- the JSON and PDF downloads --------------------------------------------------------
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def report_data(assessment: Assessment, events: list[TimelineEvent]) -> dict[str, Any]:
+    """Return the report as plain JSON values: times are ISO 8601 strings in UTC."""
+    assessment_type = assessment.assessment_type
+    weights = {category.name: category.weight for category in assessment_type.categories}
+    return {
+        "id": assessment.id,
+        "candidate": {
+            "name": assessment.candidate_name,
+            "email": assessment.candidate_email,
+            "profile_url": _web_url(assessment.candidate_profile_url),
+        },
+        "job": {"name": assessment.job_name, "external_id": assessment.external_job_id},
+        "assessment_type": {
+            "id": assessment_type.id,
+            "name": assessment_type.name,
+            "time_limit_minutes": assessment_type.time_limit_minutes,
+        },
+        "status": assessment.status,
+        "status_label": STATUS_LABELS.get(assessment.status, assessment.status),
+        "score": assessment.score,
+        "max_score": assessment.max_score,
+        "categories": [
+            {
+                "name": item.get("name", ""),
+                "score": item.get("score"),
+                "max_score": item.get("max_score"),
+                "weight": weights.get(item.get("name")),
+            }
+            for item in assessment.category_scores or []
+        ],
+        "created_at": _iso(assessment.created_at),
+        "started_at": _iso(assessment.started_at),
+        "completed_at": _iso(assessment.completed_at),
+        "cancelled_at": _iso(assessment.cancelled_at),
+        "duration_minutes": assessment.duration_minutes,
+        "timeline": [
+            {
+                "at": _iso(entry["at"]),
+                "kind": entry["kind"],
+                "label": entry["label"],
+                "detail": entry["detail"],
+                "external_event_id": entry["external_event_id"],
+            }
+            for entry in timeline_entries(events, assessment_type)
+        ],
+    }
+
+
+def _download(content: bytes, media_type: str, filename: str) -> Response:
+    headers = {
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        # The report contains a candidate's personal data.
+        "Cache-Control": "no-store",
+    }
+    return Response(content, media_type=media_type, headers=headers)
+
+
+async def _report_download(request: Request) -> tuple[Assessment, dict[str, Any]] | Response:
+    """Load the report's data for a download, or return the sign-in redirect."""
+    async with get_host(request).session() as session:
+        user = await current_user(request, session)
+        if user is None:
+            return login_redirect(request)
+
+        assessment = await _assessment_of(session, user, request.path_params["assessment_id"])
+        return assessment, report_data(assessment, await _timeline(session, assessment.id))
+
+
+async def report_json(request: Request) -> Response:
+    loaded = await _report_download(request)
+    if isinstance(loaded, Response):
+        return loaded
+
+    assessment, data = loaded
+    content = json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8")
+    return _download(content, "application/json", f"langos-report-{assessment.id}.json")
+
+
+async def report_pdf(request: Request) -> Response:
+    loaded = await _report_download(request)
+    if isinstance(loaded, Response):
+        return loaded
+
+    assessment, data = loaded
+    # Laying out the PDF is CPU-bound, so it runs off the event loop.
+    content = await run_in_threadpool(render_report_pdf, data, utcnow())
+    return _download(content, "application/pdf", f"langos-report-{assessment.id}.pdf")
+
+
+# ---- the PDF layout --------------------------------------------------------------------
+
+PDF_FONT = "LangosSans"
+PDF_FONT_BOLD = "LangosSans-Bold"
+# DejaVu Sans (Debian's fonts-dejavu-core) covers Latin, Greek and Cyrillic, and reportlab
+# ships Bitstream Vera as the fallback. The chosen font is embedded in the PDF.
+# NOTE: Vera covers Western European Latin only, so without DejaVu an arrow or a Cyrillic
+# name prints as a missing glyph. Neither font has CJK glyphs.
+PDF_FONT_FILES = (("DejaVuSans.ttf", "DejaVuSans-Bold.ttf"), ("Vera.ttf", "VeraBd.ttf"))
+
+
+@functools.cache
+def _register_pdf_fonts() -> None:
+    """Register the report's fonts with reportlab, once per process."""
+    for regular, bold in PDF_FONT_FILES:
+        try:
+            fonts = (TTFont(PDF_FONT, regular), TTFont(PDF_FONT_BOLD, bold))
+        except TTFError:
+            continue
+        for font in fonts:
+            pdfmetrics.registerFont(font)
+        pdfmetrics.registerFontFamily(PDF_FONT, normal=PDF_FONT, bold=PDF_FONT_BOLD)
+        return
+    raise RuntimeError("no font for the PDF report: neither DejaVu Sans nor reportlab's Vera was found")
+
+
+def _pdf_styles() -> dict[str, ParagraphStyle]:
+    sample = getSampleStyleSheet()
+    return {
+        "title": ParagraphStyle("title", parent=sample["Title"], fontName=PDF_FONT_BOLD, alignment=0, fontSize=18),
+        "heading": ParagraphStyle("heading", parent=sample["Heading2"], fontName=PDF_FONT_BOLD, fontSize=13),
+        "body": ParagraphStyle("body", parent=sample["BodyText"], fontName=PDF_FONT, fontSize=9.5, leading=12),
+        "muted": ParagraphStyle(
+            "muted", parent=sample["BodyText"], fontName=PDF_FONT, fontSize=8.5, textColor=colors.HexColor("#667085")
+        ),
+    }
+
+
+def _pdf_time(value: str | None, time_format: str = "%Y-%m-%d %H:%M:%S UTC") -> str:
+    if value is None:
+        return "—"
+    return dt.datetime.fromisoformat(value).strftime(time_format)
+
+
+def _pdf_table(rows: list[list[Any]], widths: list[float], *, header: bool) -> Table:
+    table = Table(rows, colWidths=widths, repeatRows=1 if header else 0)
+    commands: list[tuple[Any, ...]] = [
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#e4e7ec")),
+        ("TOPPADDING", (0, 0), (-1, -1), 3),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+    ]
+    if header:
+        commands.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#f6f7f9")))
+    table.setStyle(TableStyle(commands))
+    return table
+
+
+def render_report_pdf(data: dict[str, Any], generated_at: dt.datetime) -> bytes:
+    """Lay out the report from ``report_data`` as an A4 PDF and return its bytes."""
+    _register_pdf_fonts()
+    styles = _pdf_styles()
+
+    def text(value: Any, style: str = "body") -> Paragraph:
+        return Paragraph(escape(str(value)), styles[style])
+
+    duration = data["duration_minutes"]
+    limit = data["assessment_type"]["time_limit_minutes"]
+    score = data["score"]
+    facts = [
+        ["Candidate", text(data["candidate"]["name"])],
+        ["Email", text(data["candidate"]["email"])],
+        ["Job", text(data["job"]["name"] or "Not given")],
+        ["Assessment", text(data["assessment_type"]["name"])],
+        ["Status", text(data["status_label"])],
+        ["Invited", text(_pdf_time(data["created_at"]))],
+        ["Started", text(_pdf_time(data["started_at"]))],
+        ["Completed", text(_pdf_time(data["completed_at"]))],
+        ["Time taken", text(f"{duration:g} minutes (limit {limit})" if duration is not None else "Not finished")],
+        ["Score", text(f"{score:g}% of a maximum {data['max_score'] or 100:g}%" if score is not None else "No score yet")],
+    ]
+    story: list[Any] = [
+        Paragraph(escape(f"Langos report: {data['candidate']['name']}"), styles["title"]),
+        _pdf_table([[text(label, "muted"), value] for label, value in facts], [35 * mm, 135 * mm], header=False),
+    ]
+
+    if data["categories"]:
+        rows: list[list[Any]] = [[text("Category", "muted"), text("Score", "muted"), text("Weight", "muted")]]
+        for category in data["categories"]:
+            percent = 100.0 * float(category["score"] or 0) / float(category["max_score"] or 100)
+            weight = category["weight"]
+            rows.append([text(category["name"]), text(f"{percent:.1f}%"), text("" if weight is None else f"{weight:g}")])
+        table = _pdf_table(rows, [100 * mm, 35 * mm, 35 * mm], header=True)
+        story += [Spacer(1, 4 * mm), text("Score by category", "heading"), table]
+
+    rows = [[text("Time (UTC)", "muted"), text("Event", "muted"), text("Detail", "muted")]]
+    for entry in data["timeline"]:
+        rows.append([text(_pdf_time(entry["at"], "%Y-%m-%d %H:%M:%S")), text(entry["label"]), text(entry["detail"])])
+    if not data["timeline"]:
+        rows.append([text("—"), text("Nothing happened yet."), text("")])
+    table = _pdf_table(rows, [42 * mm, 30 * mm, 98 * mm], header=True)
+    story += [Spacer(1, 4 * mm), text("Timeline", "heading"), table]
+
+    footer = f"Assessment {data['id']} · generated by Langos on {generated_at.strftime('%Y-%m-%d %H:%M UTC')}"
+
+    def draw_footer(canvas: Any, document: Any) -> None:
+        canvas.saveState()
+        canvas.setFont(PDF_FONT, 7.5)
+        canvas.setFillColor(colors.HexColor("#667085"))
+        canvas.drawString(20 * mm, 10 * mm, footer)
+        canvas.drawRightString(A4[0] - 20 * mm, 10 * mm, f"Page {document.page}")
+        canvas.restoreState()
+
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=20 * mm,
+        rightMargin=20 * mm,
+        topMargin=18 * mm,
+        bottomMargin=18 * mm,
+        title=f"Langos report: {data['candidate']['name']}",
+        author="Langos",
+    )
+    document.build(story, onFirstPage=draw_footer, onLaterPages=draw_footer)
+    return buffer.getvalue()
+
+
 def routes() -> list[Route]:
+    # The download routes come first, because "/reports/{assessment_id}" also matches "x.json".
     return [
         Route("/assessments", assessments_page, methods=["GET"], name="assessments"),
+        Route("/reports/{assessment_id}.json", report_json, methods=["GET"], name="report_json"),
+        Route("/reports/{assessment_id}.pdf", report_pdf, methods=["GET"], name="report_pdf"),
         Route("/reports/{assessment_id}", report_page, methods=["GET"], name="report"),
     ]
