@@ -18,7 +18,6 @@ import base64
 import json
 import shutil
 import uuid
-from pathlib import Path
 
 import asyncpg
 from sqlalchemy.engine import make_url

@@ -8,7 +8,6 @@ import re
 import sys
 from pathlib import Path
 
-import httpx
 
 from connectors.ashby.fake import create_fake_ashby
 from tests.conftest import ASHBY_KEY, langos_env

@@ -9,7 +9,6 @@ The test of the replay's script needs Debian's ``chromium`` and the PDF text che
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import re
 import shutil

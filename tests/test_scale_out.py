@@ -19,7 +19,7 @@ from core.config import load_settings
 from core.models import Assessment, Delivery
 from tests.bulk import completed_assessments, connected_workspace
 from tests.conftest import langos_env
-from tests.live import bind_loopback, serve, url_of, wait_for
+from tests.live import bind_loopback, serve, wait_for
 from tests.test_connector_ashby import basic, start_body
 
 ASSESSMENTS = 150

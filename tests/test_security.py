@@ -22,7 +22,6 @@ from core.app import create_app
 from core.config import load_settings
 from core.exceptions import ConfigError
 from core.models import Assessment, Email, Question
-from core.seed import seed_demo
 from core.web.engine_api import issue_engine_key
 from core.web.security import CONTENT_SECURITY_POLICY, SignInThrottle
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Stack, langos_env, write_plugins
