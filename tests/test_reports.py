@@ -248,7 +248,7 @@ async def test_assessments_filter_by_job(web: Web) -> None:
     assert response.status_code == 200
     assert listed(response.text, backend, frontend) == [False, True]
     assert '<option value="Frontend Engineer" selected>' in response.text
-    assert "1 assessment match the filters" in response.text
+    assert "1 assessment matches the filters" in response.text
 
 
 async def test_assessments_job_select_lists_own_jobs(web: Web) -> None:

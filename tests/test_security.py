@@ -416,7 +416,11 @@ async def test_signed_out_cookie_no_longer_opens_settings(stack: Stack) -> None:
     signed_out = await stack.admin.post_form("/logout")
 
     assert signed_out.status_code == 303
-    assert stack.admin.client.cookies.get(SESSION_COOKIE) is None
+    # The new cookie carries only the "signed out" notice.
+    assert stack.admin.client.cookies.get(SESSION_COOKIE) != cookie
+    assert (await stack.admin.client.get("/settings/integrations")).status_code == 303
+    notice = await stack.admin.client.get("/login")
+    assert "You are signed out." in notice.text
     async with httpx.AsyncClient(base_url=stack.langos_url, timeout=10) as copy:
         replayed = await copy.get("/settings/integrations", headers={"Cookie": f"{SESSION_COOKIE}={cookie}"})
     assert replayed.status_code == 303

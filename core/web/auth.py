@@ -21,7 +21,7 @@ from starlette.routing import Route
 from .. import audit
 from ..crypto import verify_password
 from ..models import AdminUser, Workspace
-from .common import check_csrf, get_host, redirect, render
+from .common import check_csrf, flash, get_host, redirect, render
 from .security import revoked_sessions, sign_in_throttle
 
 logger = logging.getLogger(__name__)
@@ -124,6 +124,7 @@ async def logout(request: Request) -> Response:
     form = await request.form()
     if check_csrf(request, form):
         _end_session(request)
+        flash(request, "You are signed out.", "success")
     return redirect("/login")
 
 

@@ -134,6 +134,7 @@ async def _status_page(request: Request, session: AsyncSession, assessment: Asse
     saved = await _saved_answers(session, assessment.id)
     context["sections"] = _sections(assessment, saved)
     context["answered"] = len(saved)
+    context["deadline"] = engine.deadline(assessment)
     return _no_referrer(render(request, "candidate/questions.html", context))
 
 

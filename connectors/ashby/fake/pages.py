@@ -232,6 +232,8 @@ def _form_text(form: FormData, name: str) -> str:
 
 routes = [
     Route("/", index, methods=["GET"], name="index"),
+    # Browsers ask for a favicon; answering with no content keeps their console clean.
+    Route("/favicon.ico", lambda request: Response(status_code=204), methods=["GET"]),
     Route("/ui/config", save_and_test, methods=["POST"], name="ui_config"),
     Route("/ui/plan", use_in_plan, methods=["POST"], name="ui_plan"),
     Route("/ui/start", start, methods=["POST"], name="ui_start"),
