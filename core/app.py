@@ -29,7 +29,7 @@ from .host import Host
 from .logs import ConnectorCallLogger
 from .metrics import RequestMetrics, metrics_endpoint
 from .plugins import build_plugin_manager
-from .web import audit_pages, auth, candidate, engine_api, errors, reports, settings_pages
+from .web import audit_pages, auth, candidate, engine_api, errors, reports, settings_pages, team
 from .web.security import RequestBodyLimit, SecurityHeaders
 
 logger = logging.getLogger(__name__)
@@ -89,6 +89,7 @@ def create_app(
         *auth.routes(),
         *settings_pages.routes(),
         *audit_pages.routes(),
+        *team.routes(),
         *reports.routes(),
         *candidate.routes(),
         *engine_api.routes(max_body_bytes=settings.max_body_bytes),
