@@ -96,8 +96,9 @@ async def test_browser_walkthrough(stack: Stack, browser) -> None:
     await expect(candidate.get_by_test_id("welcome")).to_be_visible()
     await candidate.click("button:has-text('Start the assessment')")
     questions = candidate.get_by_test_id("question")
+    # to_have_count waits for the questions page to load after the click.
+    await expect(questions).to_have_count(7)
     count = await questions.count()
-    assert count == 7
     for index in range(count):
         await questions.nth(index).locator("input[type=radio]").nth(1).check()
         await expect(candidate.locator("#save-status")).to_have_text("Answer saved.")

@@ -43,3 +43,12 @@ async def test_postgres_concurrent_migrations(tmp_path, postgres_url: str) -> No
     ]
     results = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in processes)), timeout=60)
     assert [p.returncode for p in processes] == [0, 0, 0], results
+
+
+async def test_postgres_long_names_are_422(pg_stack: Stack) -> None:
+    key = await pg_stack.connect_and_configure()
+    body = start_body(await first_type(pg_stack, key))
+    body["candidate"]["first_name"] = "A" * 201
+    response = await pg_stack.http.post(f"{pg_stack.webhook_url}/assessment.start", json=body, headers=basic(key))
+    assert response.status_code == 422
+    assert "candidate.first_name" in response.json()["message"]

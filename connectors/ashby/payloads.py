@@ -25,29 +25,30 @@ class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
 
+# The maximum lengths are those of the columns the values are stored in.
 class CandidateIn(_Lenient):
-    ashby_id: str = Field(min_length=1)
-    first_name: str = ""
-    last_name: str = ""
-    email: str | None = None
-    ashby_profile_url: str | None = None
+    ashby_id: str = Field(min_length=1, max_length=200)
+    first_name: str = Field(default="", max_length=200)
+    last_name: str = Field(default="", max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    ashby_profile_url: str | None = Field(default=None, max_length=2000)
 
 
 class ApplicationIn(_Lenient):
-    ashby_id: str = Field(min_length=1)
+    ashby_id: str = Field(min_length=1, max_length=200)
     # Ashby's spec lists Hired, Archived, Active and Lead, but integrators have seen other values.
     status: str | None = None
 
 
 class JobIn(_Lenient):
-    ashby_id: str | None = None
-    name: str | None = None
+    ashby_id: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=300)
     req_id: str | None = None
     ashby_job_url: str | None = None
 
 
 class StartRequest(_Lenient):
-    assessment_type_id: str = Field(min_length=1)
+    assessment_type_id: str = Field(min_length=1, max_length=36)
     candidate: CandidateIn
     application: ApplicationIn
     job: JobIn | None = None

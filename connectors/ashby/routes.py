@@ -41,7 +41,8 @@ async def _read_json(request: Request) -> Any:
         return {}
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: JSON nested deeper than the parser's recursion limit.
         raise RequestValidationError("The request body is not valid JSON.", field="body", status_code=400) from None
 
 
