@@ -12,6 +12,7 @@ import binascii
 import contextlib
 import dataclasses
 import datetime as dt
+import hmac
 import logging
 import time
 from typing import AsyncIterator
@@ -262,13 +263,15 @@ class Host:
 
     async def _lookup_ats_key(self, session: AsyncSession, digest: str) -> AtsCaller | None:
         row = (await session.execute(
-            select(ApiKey.id, ApiKey.workspace_id, ApiKey.integration_id, ApiKey.prefix, ApiKey.expires_at,
+            select(ApiKey.id, ApiKey.digest, ApiKey.workspace_id, ApiKey.integration_id, ApiKey.prefix, ApiKey.expires_at,
                    ApiKey.revoked_at, ApiKey.last_used_at, Integration.connector, Integration.status)
             .join(Integration, Integration.id == ApiKey.integration_id)
             .where(ApiKey.digest == digest, ApiKey.kind == "ats")
         )).first()
         now = utcnow()
-        if row is None or row.revoked_at is not None or row.status == "not_connected":
+        if row is None or not hmac.compare_digest(row.digest, digest):
+            return None
+        if row.revoked_at is not None or row.status == "not_connected":
             return None
         if row.expires_at is not None and as_utc(row.expires_at) <= now:
             return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hmac
 import logging
 from typing import TYPE_CHECKING
 
@@ -165,9 +166,10 @@ async def authenticate_key(host: Host, session: AsyncSession, key: str, kind: st
     """Return the active key record matching ``key``, or None."""
     if not key.startswith(f"lgs_{kind}_"):
         return None
-    record = await session.scalar(select(ApiKey).where(ApiKey.digest == host.hasher.digest(key), ApiKey.kind == kind))
+    digest = host.hasher.digest(key)
+    record = await session.scalar(select(ApiKey).where(ApiKey.digest == digest, ApiKey.kind == kind))
     now = utcnow()
-    if record is None or not record.is_active(now):
+    if record is None or not hmac.compare_digest(record.digest, digest) or not record.is_active(now):
         return None
     if record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION:
         record.last_used_at = now
