@@ -97,7 +97,7 @@ async def test_connect_ashby_unreachable(tmp_path: Path) -> None:
         async with app.state.host.session() as session:
             keys = await session.scalar(select(func.count()).select_from(ApiKey))
     assert response.status_code == 502
-    assert "could not check the key because the ATS did not answer" in response.text
+    assert "could not check the key because the ATS did not respond" in response.text
     assert "could not be reached" in response.text
     assert keys == 0
 

@@ -72,7 +72,7 @@ class AshbyClient:
             )
         except httpx.TimeoutException:
             self._log(method, "timeout", started)
-            raise UpstreamUnavailable(f"Ashby did not answer {method} in time", connector=CONNECTOR) from None
+            raise UpstreamUnavailable(f"Ashby did not respond to {method} in time", connector=CONNECTOR) from None
         except httpx.TransportError as exc:
             self._log(method, "unreachable", started)
             raise UpstreamUnavailable(

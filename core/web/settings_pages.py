@@ -35,12 +35,12 @@ async def home(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    """Liveness: the process is up and answering."""
+    """Liveness: the process is up and serving requests."""
     return JSONResponse({"status": "ok"})
 
 
 async def readyz(request: Request) -> Response:
-    """Readiness: the database answers and its schema is at the newest migration."""
+    """Readiness: the database responds and its schema is at the newest migration."""
     host = get_host(request)
     try:
         revision = await host.schema_revision()
@@ -141,15 +141,15 @@ def _keep_issued(request: Request, connector: str, issued: IssuedKey) -> None:
 
 
 def _pop_issued(request: Request) -> tuple[IssuedKey | None, str | None]:
-    kept = request.session.pop(ISSUED_SESSION_KEY, None)
-    if not kept:
+    stored = request.session.pop(ISSUED_SESSION_KEY, None)
+    if not stored:
         return None, None
     try:
-        key = get_host(request).vault.decrypt(kept["key"])
+        key = get_host(request).vault.decrypt(stored["key"])
     except (ConfigError, KeyError, TypeError):
         return None, None
-    instructions = SetupInstructions(base_url=kept.get("base_url", ""), steps=tuple(kept.get("steps", [])))
-    return IssuedKey(key=key, record=None, instructions=instructions), kept.get("connector")  # type: ignore[arg-type]
+    instructions = SetupInstructions(base_url=stored.get("base_url", ""), steps=tuple(stored.get("steps", [])))
+    return IssuedKey(key=key, record=None, instructions=instructions), stored.get("connector")  # type: ignore[arg-type]
 
 
 async def integrations_page(request: Request) -> Response:
@@ -191,7 +191,7 @@ async def connect(request: Request) -> Response:
             return await _error_page(request, session, connector, str(exc), 400)
         except UpstreamUnavailable as exc:
             logger.warning("connect %s in workspace %s failed: %s", connector, user.workspace_id, exc)
-            message = f"Langos could not check the key because the ATS did not answer ({exc.message}). Try again in a few minutes."
+            message = f"Langos could not check the key because the ATS did not respond ({exc.message}). Try again in a few minutes."
             return await _error_page(request, session, connector, message, 502)
         except UpstreamError as exc:
             logger.warning("connect %s in workspace %s failed: %s", connector, user.workspace_id, exc)
