@@ -168,7 +168,12 @@ async def cmd_keys_list(settings: Settings, args: argparse.Namespace) -> None:
     if not keys:
         print("no keys")
     for key in keys:
-        state = "active" if key.is_active(now) else ("revoked" if key.revoked_at else "expired")
+        if key.is_active(now):
+            state = "active"
+        elif key.revoked_at is not None:
+            state = "revoked"
+        else:
+            state = "expired"
         expires = key.expires_at.isoformat(timespec="seconds") if key.expires_at else "-"
         last_used = key.last_used_at.isoformat(timespec="seconds") if key.last_used_at else "never"
         print(f"{key.id}  {key.prefix}…  {state:8}  created {key.created_at.isoformat(timespec='seconds')} by {key.created_by}  "

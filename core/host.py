@@ -138,7 +138,7 @@ class RateLimiter:
 
 
 class Host:
-    """What connectors may use of the running host."""
+    """The running host's API for connectors: sessions, key checks, hooks and HTTP clients."""
 
     def __init__(self, settings: Settings, hooks: Hooks) -> None:
         self.settings = settings

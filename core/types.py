@@ -17,7 +17,7 @@ from .crypto import Secret
 
 @dataclasses.dataclass(frozen=True)
 class CredentialSpec:
-    """What an admin pastes to connect: shown as one field on the settings page."""
+    """The credential an admin pastes to connect, shown as one field on the settings page."""
 
     label: str
     help_text: str = ""
@@ -25,7 +25,7 @@ class CredentialSpec:
 
 @dataclasses.dataclass(frozen=True)
 class ConnectorInfo:
-    """How a connector describes itself to the host."""
+    """A connector's description of itself: name, display name, mount path and credential."""
 
     name: str
     display_name: str
@@ -36,7 +36,7 @@ class ConnectorInfo:
 
 @dataclasses.dataclass(frozen=True)
 class AccountInfo:
-    """What an ATS credential belongs to, as the ATS reported it when it was checked."""
+    """The account an ATS credential belongs to, as the ATS reported it when it was checked."""
 
     label: str
     details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -44,7 +44,7 @@ class AccountInfo:
 
 @dataclasses.dataclass(frozen=True)
 class SetupInstructions:
-    """What the admin does with a freshly issued key, shown once beside the key."""
+    """The steps for a freshly issued key, shown once beside the key."""
 
     base_url: str
     steps: tuple[str, ...]

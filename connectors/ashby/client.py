@@ -115,19 +115,19 @@ class AshbyClient:
             )
         if status == 429 or status >= 500:
             raise UpstreamUnavailable(
-                f"Ashby answered {method} with HTTP {status}{detail}",
+                f"Ashby responded to {method} with HTTP {status}{detail}",
                 connector=CONNECTOR, status_code=status, code=code, retry_after=_retry_after(response),
             )
         if status != 200:
             raise UpstreamError(
-                f"Ashby answered {method} with HTTP {status}{detail}", connector=CONNECTOR, status_code=status, code=code
+                f"Ashby responded to {method} with HTTP {status}{detail}", connector=CONNECTOR, status_code=status, code=code
             )
 
         try:
             body = response.json()
         except ValueError:
             raise UpstreamUnavailable(
-                f"Ashby answered {method} with a body that is not JSON", connector=CONNECTOR, status_code=status
+                f"Ashby responded to {method} with a body that is not JSON", connector=CONNECTOR, status_code=status
             ) from None
         if not isinstance(body, dict) or body.get("success") is not True:
             raise UpstreamError(
