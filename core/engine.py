@@ -23,7 +23,14 @@ from .exceptions import Conflict, NotFound, RequestValidationError
 from .hookspecs import hookimpl
 from .mail import queue_invitation
 from .models import Answer, Assessment, AssessmentType, Delivery, Integration, TimelineEvent, utcnow
-from .types import AssessmentOrder, AssessmentTypeSummary, CategoryScore, StartedAssessment
+from .types import (
+    AssessmentOrder,
+    AssessmentTypeSummary,
+    CategoryScore,
+    OrderOption,
+    OrderOptionChoice,
+    StartedAssessment,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +47,80 @@ class Score:
 
 # How long a workspace's list of assessment types is reused; a change shows up after this.
 LIST_CACHE_SECONDS = 1.0
+
+# The languages candidate emails can be written in, by ISO 639-1 code.
+EMAIL_LANGUAGES: dict[str, str] = {"en": "English", "de": "German", "fr": "French", "es": "Spanish"}
+MAX_EXPIRY_DAYS = 90
+
+EXPIRY_OPTION = "expiry_days"
+LANGUAGE_OPTION = "email_language"
+ORDER_OPTIONS: tuple[OrderOption, ...] = (
+    OrderOption(
+        id=EXPIRY_OPTION,
+        label="Days until the invitation expires",
+        kind="number",
+        description="Leave empty for the assessment type's default.",
+        minimum=1,
+        maximum=MAX_EXPIRY_DAYS,
+    ),
+    OrderOption(
+        id=LANGUAGE_OPTION,
+        label="Language of the invitation email",
+        kind="choice",
+        description="Leave empty for English.",
+        choices=tuple(OrderOptionChoice(key=code, label=name) for code, name in EMAIL_LANGUAGES.items()),
+    ),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderSettings:
+    """The validated order options of one order."""
+
+    expiry_days: int | None
+    language: str
+
+
+def _whole_number(value: Any) -> int | None:
+    """Return ``value`` as an int when it is a whole number or a string of one; otherwise None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def parse_order_options(options: Any) -> OrderSettings:
+    """Validate the order option values an ATS sent; raise ``RequestValidationError`` naming the option.
+
+    Unknown options are ignored, because an ATS may send fields Langos does not define.
+    An empty value means the default.
+    """
+    values = options if isinstance(options, dict) else {}
+    expiry = values.get(EXPIRY_OPTION)
+    expiry_days = None if expiry in (None, "") else _whole_number(expiry)
+    if expiry not in (None, "") and (expiry_days is None or not 1 <= expiry_days <= MAX_EXPIRY_DAYS):
+        raise RequestValidationError(
+            f"Days until the invitation expires must be a whole number from 1 to {MAX_EXPIRY_DAYS}, "
+            f"not {expiry!r}. Correct it and start the assessment again.",
+            field=f"options.{EXPIRY_OPTION}",
+        )
+    language = values.get(LANGUAGE_OPTION)
+    if language in (None, ""):
+        language = "en"
+    elif not isinstance(language, str) or language.strip().lower() not in EMAIL_LANGUAGES:
+        names = ", ".join(f"{name} ({code})" for code, name in EMAIL_LANGUAGES.items())
+        raise RequestValidationError(
+            f"Langos cannot write the invitation email in {language!r}. Choose one of: {names}.",
+            field=f"options.{LANGUAGE_OPTION}",
+        )
+    else:
+        language = language.strip().lower()
+    return OrderSettings(expiry_days=expiry_days, language=language)
 
 
 class BuiltinEngine:
@@ -65,7 +146,12 @@ class BuiltinEngine:
         return list(summaries)
 
     @hookimpl(trylast=True)
+    def langos_list_order_options(self, session: AsyncSession, workspace_id: str) -> list[OrderOption]:
+        return list(ORDER_OPTIONS)
+
+    @hookimpl(trylast=True)
     async def langos_start_assessment(self, session: AsyncSession, order: AssessmentOrder) -> StartedAssessment:
+        settings = parse_order_options(dict(order.options))
         existing = await _find_order(session, order)
         if existing is not None:
             return StartedAssessment(assessment_id=existing.id, created=False, status=existing.status)
@@ -87,7 +173,14 @@ class BuiltinEngine:
             )
 
         token = new_token()
+        now = utcnow()
+        expiry_days = settings.expiry_days or assessment_type.expiry_days
         assessment = Assessment(
+            created_at=now,
+            expires_at=now + dt.timedelta(days=expiry_days),
+            language=settings.language,
+            time_limit_minutes=assessment_type.time_limit_minutes,
+            pass_mark=assessment_type.pass_mark,
             workspace_id=order.workspace_id,
             integration_id=order.integration_id,
             assessment_type_id=assessment_type.id,
@@ -133,13 +226,13 @@ class BuiltinEngine:
 
 
 async def _find_order(session: AsyncSession, order: AssessmentOrder) -> Assessment | None:
-    """Return the assessment of this order that is not cancelled, if there is one."""
+    """Return the assessment of this order that is neither cancelled nor expired, if there is one."""
     return await session.scalar(
         select(Assessment).where(
             Assessment.integration_id == order.integration_id,
             Assessment.external_application_id == order.external_application_id,
             Assessment.assessment_type_id == order.assessment_type_id,
-            Assessment.status != "cancelled",
+            Assessment.status.not_in(("cancelled", "expired")),
         )
     )
 
@@ -200,6 +293,8 @@ def ensure_open(assessment: Assessment) -> None:
         raise Conflict("This assessment was cancelled by the employer and can no longer be taken.")
     if assessment.status == "completed":
         raise Conflict("This assessment has already been submitted.")
+    if assessment.status == "expired":
+        raise Conflict("This invitation has expired. Ask the employer to send a new one.")
 
 
 async def begin(
@@ -236,7 +331,7 @@ def deadline(assessment: Assessment) -> dt.datetime | None:
     """Return when the candidate's time runs out, or None before the assessment is started."""
     if assessment.started_at is None:
         return None
-    return assessment.started_at + dt.timedelta(minutes=assessment.assessment_type.time_limit_minutes)
+    return assessment.started_at + dt.timedelta(minutes=assessment.effective_time_limit)
 
 
 async def complete_if_overdue(session: AsyncSession, assessment: Assessment, *, now: dt.datetime | None = None) -> bool:
@@ -253,7 +348,7 @@ async def complete_if_overdue(session: AsyncSession, assessment: Assessment, *, 
     score = await score_answers(session, assessment)
     await complete(session, assessment, score, at=due, source="time limit")
     logger.info("assessment %s completed by its time limit of %s minutes",
-                assessment.id, assessment.assessment_type.time_limit_minutes)
+                assessment.id, assessment.effective_time_limit)
     return True
 
 
@@ -277,7 +372,7 @@ async def _reject_if_overdue(session: AsyncSession, assessment: Assessment) -> N
             raise
         logger.info("assessment %s was completed by a concurrent request", assessment.id)
     raise Conflict(
-        f"The time limit of {assessment.assessment_type.time_limit_minutes} minutes has passed; "
+        f"The time limit of {assessment.effective_time_limit} minutes has passed; "
         "your saved answers were submitted."
     )
 
@@ -362,6 +457,7 @@ async def complete(
     assessment.score = score.overall
     assessment.max_score = 100.0
     assessment.category_scores = [dataclasses.asdict(c) for c in score.categories]
+    assessment.passed = None if assessment.pass_mark is None else score.overall >= assessment.pass_mark
     record_event(
         session, assessment, "submitted", {"source": source, "score": score.overall}, at=now, external_event_id=external_event_id
     )

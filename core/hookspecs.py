@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         AssessmentUpdate,
         ConnectorContext,
         ConnectorInfo,
+        OrderOption,
         Secret,
         SetupInstructions,
         StartedAssessment,
@@ -142,6 +143,21 @@ def langos_list_assessment_types(
 
 
 @hookspec(firstresult=True)
+def langos_list_order_options(
+    session: AsyncSession, workspace_id: str
+) -> Awaitable[list[OrderOption]] | list[OrderOption]:
+    """List the settings a person ordering an assessment may choose.
+
+    A connector offers them in its ATS (Ashby shows them when a recruiter starts an
+    assessment) and passes the chosen values in ``AssessmentOrder.options``.
+
+    :param session: the database session; the caller commits.
+    :param workspace_id: the workspace selected by the ATS key.
+    :return: the options, in the order the ATS should show them.
+    """
+
+
+@hookspec(firstresult=True)
 def langos_start_assessment(
     session: AsyncSession, order: AssessmentOrder
 ) -> Awaitable[StartedAssessment] | StartedAssessment:
@@ -154,7 +170,8 @@ def langos_start_assessment(
     :param session: the database session; the caller commits.
     :param order: the validated order.
     :return: the assessment's id and state.
-    :raises RequestValidationError: the assessment type is unknown or retired.
+    :raises RequestValidationError: the assessment type is unknown or retired, or an
+        option value is invalid; ``field`` names the option as ``options.<id>``.
     """
 
 

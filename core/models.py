@@ -142,8 +142,15 @@ class AssessmentType(Base):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     time_limit_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    # the overall score, in percent, a candidate needs to pass; None means no pass mark
+    pass_mark: Mapped[float | None] = mapped_column(Float)
+    # days until an invitation expires, unless the order sets another value
+    expiry_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
+    # False once retired: no longer listed to the ATS, but its assessments still finish
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, onupdate=utcnow)
 
     categories: Mapped[list[Category]] = relationship(
         order_by="Category.position", cascade="all, delete-orphan", lazy="selectin"
@@ -178,6 +185,10 @@ class Question(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
 
 
+# An order whose assessment was cancelled or expired may be placed again.
+REORDERABLE = "status NOT IN ('cancelled', 'expired')"
+
+
 class Assessment(Base):
     """One assessment ordered by an ATS for one candidate."""
 
@@ -190,10 +201,11 @@ class Assessment(Base):
             "external_application_id",
             "assessment_type_id",
             unique=True,
-            sqlite_where=text("status != 'cancelled'"),
-            postgresql_where=text("status != 'cancelled'"),
+            sqlite_where=text(REORDERABLE),
+            postgresql_where=text(REORDERABLE),
         ),
         Index("ix_assessments_workspace_created", "workspace_id", "created_at"),
+        Index("ix_assessments_status_expires", "status", "expires_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -208,7 +220,7 @@ class Assessment(Base):
     candidate_profile_url: Mapped[str | None] = mapped_column(Text)
     job_name: Mapped[str | None] = mapped_column(String(300))
     external_job_id: Mapped[str | None] = mapped_column(String(200))
-    # invited, started, completed or cancelled
+    # invited, started, completed, cancelled or expired
     status: Mapped[str] = mapped_column(String(20), default="invited")
     candidate_token_digest: Mapped[str] = mapped_column(String(64), unique=True)
     score: Mapped[float | None] = mapped_column(Float)
@@ -218,8 +230,29 @@ class Assessment(Base):
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # shown to the ATS and in the report, e.g. "Cancelled by jane@example.com in Langos"
+    cancelled_reason: Mapped[str | None] = mapped_column(Text)
+    # the invitation link stops working at this time unless the candidate has started
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    expired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reminder_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # the language of the candidate's emails, an ISO 639-1 code
+    language: Mapped[str] = mapped_column(String(10), default="en", server_default="en")
+    # copied from the assessment type at creation, so a later edit does not change a running assessment
+    time_limit_minutes: Mapped[int | None] = mapped_column(Integer)
+    pass_mark: Mapped[float | None] = mapped_column(Float)
+    passed: Mapped[bool | None] = mapped_column(Boolean)
+    # queued, sent or failed: the state of the latest invitation or reminder email
+    invitation_status: Mapped[str] = mapped_column(String(20), default="queued", server_default="queued")
+    invitation_error: Mapped[str | None] = mapped_column(Text)
 
     assessment_type: Mapped[AssessmentType] = relationship(lazy="joined")
+
+    @property
+    def effective_time_limit(self) -> int:
+        if self.time_limit_minutes is not None:
+            return self.time_limit_minutes
+        return self.assessment_type.time_limit_minutes
 
     @property
     def candidate_name(self) -> str:
@@ -249,7 +282,8 @@ class TimelineEvent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     assessment_id: Mapped[str] = mapped_column(ForeignKey("assessments.id", ondelete="CASCADE"), index=True)
-    # opened, started, answer, submitted, completed, cancelled, invited, progress
+    # invited, opened, started, answer, focus_lost, focus_regained, submitted, completed,
+    # cancelled, expired, reminder_sent, invitation_resent, invitation_failed, extended, progress
     kind: Mapped[str] = mapped_column(String(40))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -275,7 +309,7 @@ class Delivery(Base):
     integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"), index=True)
     assessment_id: Mapped[str] = mapped_column(ForeignKey("assessments.id", ondelete="CASCADE"), index=True)
     connector: Mapped[str] = mapped_column(String(64))
-    # started, completed or cancelled
+    # invited, invitation_failed, started, completed, cancelled or expired
     event: Mapped[str] = mapped_column(String(40))
     # 1, 2, 3... per assessment: the order in which the ATS must receive the updates
     sequence: Mapped[int] = mapped_column(Integer)
@@ -323,6 +357,9 @@ class Email(Base):
     recipient: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    # invitation or reminder
+    kind: Mapped[str] = mapped_column(String(20), default="invitation", server_default="invitation")
     # pending, sent or failed
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -332,6 +369,27 @@ class Email(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class EmailTemplate(Base):
+    """A workspace's wording of one kind of candidate email in one language.
+
+    ``subject`` and ``body`` are Jinja templates rendered in a sandbox; the body is plain
+    text, and the HTML part is built from it.
+    """
+
+    __tablename__ = "email_templates"
+    __table_args__ = (UniqueConstraint("workspace_id", "kind", "language"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    # invitation or reminder
+    kind: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(10))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(320))
 
 
 class AuditEvent(Base):

@@ -29,6 +29,7 @@ from .types import (
     AssessmentUpdate,
     ConnectorContext,
     ConnectorInfo,
+    OrderOption,
     Secret,
     SetupInstructions,
     StartedAssessment,
@@ -220,6 +221,9 @@ class Hooks:
 
     async def list_assessment_types(self, *, session: Any, workspace_id: str) -> list[AssessmentTypeSummary]:
         return await _resolve(self.manager.hook.langos_list_assessment_types(session=session, workspace_id=workspace_id))
+
+    async def list_order_options(self, *, session: Any, workspace_id: str) -> list[OrderOption]:
+        return await _resolve(self.manager.hook.langos_list_order_options(session=session, workspace_id=workspace_id))
 
     async def start_assessment(self, *, session: Any, order: AssessmentOrder) -> StartedAssessment:
         return await _resolve(self.manager.hook.langos_start_assessment(session=session, order=order))

@@ -78,8 +78,40 @@ class Candidate:
 
 
 @dataclasses.dataclass(frozen=True)
+class OrderOptionChoice:
+    key: str
+    label: str
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderOption:
+    """A setting the person ordering an assessment may choose, such as the invitation's expiry.
+
+    The engine defines the options and validates their values; a connector offers them in
+    the ATS's own format (Ashby's ``assessment.customField.list``) and passes the values it
+    receives in ``AssessmentOrder.options``.
+
+    ``kind`` is ``number`` (an integer between ``minimum`` and ``maximum``) or ``choice``
+    (one of ``choices``' keys).
+    """
+
+    id: str
+    label: str
+    kind: str
+    required: bool = False
+    description: str = ""
+    minimum: int | None = None
+    maximum: int | None = None
+    choices: tuple[OrderOptionChoice, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
 class AssessmentOrder:
-    """An ATS's request to start an assessment, in the host's terms."""
+    """An ATS's request to start an assessment, in the host's terms.
+
+    ``options`` holds the values of the engine's order options exactly as the ATS sent
+    them, keyed by ``OrderOption.id``; the engine validates them.
+    """
 
     workspace_id: str
     integration_id: str
@@ -88,6 +120,7 @@ class AssessmentOrder:
     candidate: Candidate
     job_name: str | None = None
     external_job_id: str | None = None
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,8 +141,16 @@ class CategoryScore:
 class AssessmentUpdate:
     """A change of an assessment's state that a connector pushes to its ATS.
 
-    ``event`` is ``started``, ``completed`` or ``cancelled``. Scores are percentages
-    (``max_score`` is 100) and are set only for ``completed``.
+    ``event`` is one of:
+
+    - ``invited``: the invitation email was sent; ``expires_at`` says until when it works.
+    - ``invitation_failed``: the email could not be delivered; ``message`` says why.
+    - ``started``: the candidate began.
+    - ``completed``: scores are set (percentages, ``max_score`` is 100), and ``passed``
+      and ``pass_mark`` when the assessment type has a pass mark.
+    - ``cancelled``: ``cancelled_reason`` says who cancelled and why.
+    - ``expired``: the candidate did not start before ``expires_at``; ``cancelled_reason``
+      says so in words for the recruiter.
     """
 
     assessment_id: str
@@ -121,6 +162,10 @@ class AssessmentUpdate:
     category_scores: tuple[CategoryScore, ...] = ()
     duration_minutes: float | None = None
     cancelled_reason: str | None = None
+    passed: bool | None = None
+    pass_mark: float | None = None
+    expires_at: dt.datetime | None = None
+    message: str | None = None
 
 
 __all__ = [
@@ -133,6 +178,8 @@ __all__ = [
     "ConnectorContext",
     "ConnectorInfo",
     "CredentialSpec",
+    "OrderOption",
+    "OrderOptionChoice",
     "Secret",
     "SetupInstructions",
     "StartedAssessment",

@@ -17,7 +17,7 @@ def hook_names() -> list[str]:
 def test_hook_reference_documents_every_hook() -> None:
     reference = (DOCS / "hooks.md").read_text(encoding="utf-8")
     names = hook_names()
-    assert len(names) == 8
+    assert len(names) == 9
     for name in names:
         assert f"### `{name}(" in reference, f"{name} is missing from docs/hooks.md"
 
