@@ -30,6 +30,7 @@ from .logs import ConnectorCallLogger
 from .metrics import RequestMetrics, metrics_endpoint
 from .plugins import build_plugin_manager
 from .web import audit_pages, auth, candidate, engine_api, errors, reports, settings_pages, team
+from .web import assessment_types_pages
 from .web.security import RequestBodyLimit, SecurityHeaders
 
 logger = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ def create_app(
         *settings_pages.routes(),
         *audit_pages.routes(),
         *team.routes(),
+        *assessment_types_pages.routes(),
         *reports.routes(),
         *candidate.routes(),
         *engine_api.routes(max_body_bytes=settings.max_body_bytes),

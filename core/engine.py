@@ -145,6 +145,10 @@ class BuiltinEngine:
         self._list_cache[workspace_id] = (time.monotonic(), summaries)
         return list(summaries)
 
+    def forget_types(self, workspace_id: str) -> None:
+        """Drop the cached list of the workspace's assessment types; call it after committing a change to them."""
+        self._list_cache.pop(workspace_id, None)
+
     @hookimpl(trylast=True)
     def langos_list_order_options(self, session: AsyncSession, workspace_id: str) -> list[OrderOption]:
         return list(ORDER_OPTIONS)
