@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .crypto import hash_token, new_token
 from .exceptions import Conflict, NotFound, RequestValidationError
 from .hookspecs import hookimpl
-from .mail import queue_invitation
+from .mail import queue_candidate_email
 from .models import Answer, Assessment, AssessmentType, Delivery, Integration, TimelineEvent, utcnow
 from .types import (
     AssessmentOrder,
@@ -210,7 +210,7 @@ class BuiltinEngine:
             return StartedAssessment(assessment_id=existing.id, created=False, status=existing.status)
 
         session.add(TimelineEvent(assessment_id=assessment.id, kind="invited", detail={"email": assessment.candidate_email}))
-        queue_invitation(session, assessment, assessment_type, self.candidate_url(token))
+        await queue_candidate_email(session, assessment, "invitation", self.candidate_url(token))
         logger.info("assessment %s created for application %s in workspace %s",
                     assessment.id, order.external_application_id, order.workspace_id)
         return StartedAssessment(assessment_id=assessment.id, created=True, status=assessment.status)

@@ -11,12 +11,14 @@ import asyncio
 import email.message
 import logging
 import smtplib
-from typing import Protocol
+from typing import Any, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .config import MailSettings
-from .models import Assessment, AssessmentType, Email
+from .email_templates import DEFAULT_LANGUAGE, KINDS, TemplateSource, default_template, format_expiry, render_email
+from .models import Assessment, AssessmentType, Email, EmailTemplate, Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +28,7 @@ class MailBackend(Protocol):
 
 
 class LogMailBackend:
-    """Writes the email to the log; the row in ``emails`` keeps the full text."""
+    """Writes the email's plain-text part to the log; the row in ``emails`` keeps both parts."""
 
     async def send(self, message: Email) -> None:
         logger.info("email %s to %s: %s\n%s", message.id, message.recipient, message.subject, message.body_text)
@@ -46,6 +48,8 @@ class SmtpMailBackend:
         outgoing["To"] = message.recipient
         outgoing["Subject"] = message.subject
         outgoing.set_content(message.body_text)
+        if message.body_html:
+            outgoing.add_alternative(message.body_html, subtype="html")
 
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout) as client:
             if settings.smtp_starttls:
@@ -62,23 +66,70 @@ def create_backend(settings: MailSettings) -> MailBackend:
     return LogMailBackend()
 
 
-def queue_invitation(session: AsyncSession, assessment: Assessment, assessment_type: AssessmentType, link: str) -> Email:
-    """Queue the candidate's invitation in the caller's transaction."""
-    job = f" for the {assessment.job_name} role" if assessment.job_name else ""
-    body = (
-        f"Hello {assessment.candidate_first_name},\n\n"
-        f"You have been invited to take the Langos assessment \"{assessment_type.name}\"{job}.\n"
-        f"It takes about {assessment_type.time_limit_minutes} minutes. Open this link to begin:\n\n"
-        f"{link}\n\n"
-        "The link is personal; please do not share it.\n\n"
-        "Good luck,\nLangos\n"
+async def queue_candidate_email(session: AsyncSession, assessment: Assessment, kind: str, link: str) -> Email:
+    """Render the candidate's invitation or reminder and queue it in the caller's transaction.
+
+    The workspace's own template for ``kind`` in the assessment's language is used when
+    there is one, then the built-in default for that language, then the English default.
+    A stored template that fails with this assessment's data is logged and replaced by the
+    built-in default, so the candidate still gets the email.
+
+    :param kind: ``"invitation"`` or ``"reminder"``.
+    :param link: the candidate's personal link, which the email must contain.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown email kind {kind!r}; expected one of {', '.join(KINDS)}")
+
+    language = assessment.language or DEFAULT_LANGUAGE
+    variables = await candidate_variables(session, assessment, link)
+    stored = await session.scalar(
+        select(EmailTemplate).where(
+            EmailTemplate.workspace_id == assessment.workspace_id,
+            EmailTemplate.kind == kind,
+            EmailTemplate.language == language,
+        )
     )
+    rendered = None
+    if stored is not None:
+        try:
+            rendered = render_email(TemplateSource(stored.subject, stored.body), variables, language)
+        except Exception as exc:
+            logger.warning("email template %s (%s, %s) of workspace %s failed for assessment %s: %s: %s; "
+                           "sending the built-in default", stored.id, kind, language, assessment.workspace_id,
+                           assessment.id, type(exc).__name__, exc)
+    if rendered is None:
+        rendered = render_email(default_template(kind, language), variables, language)
+
     message = Email(
         workspace_id=assessment.workspace_id,
         assessment_id=assessment.id,
         recipient=assessment.candidate_email,
-        subject=f"Your assessment: {assessment_type.name}",
-        body_text=body,
+        subject=rendered.subject,
+        body_text=rendered.body_text,
+        body_html=rendered.body_html,
+        kind=kind,
     )
     session.add(message)
+    assessment.invitation_status = "queued"
+    assessment.invitation_error = None
     return message
+
+
+async def candidate_variables(session: AsyncSession, assessment: Assessment, link: str) -> dict[str, Any]:
+    """Return the template variables for ``assessment``; the keys are ``email_templates.VARIABLES``."""
+    # Loaded explicitly: the relationship is not loaded on an assessment created in this session.
+    assessment_type = await session.get(AssessmentType, assessment.assessment_type_id)
+    workspace = await session.get(Workspace, assessment.workspace_id)
+    time_limit = assessment.time_limit_minutes
+    if time_limit is None and assessment_type is not None:
+        time_limit = assessment_type.time_limit_minutes
+    return {
+        "candidate_first_name": assessment.candidate_first_name,
+        "candidate_name": assessment.candidate_name,
+        "assessment_name": assessment_type.name if assessment_type is not None else "",
+        "job_name": assessment.job_name or "",
+        "time_limit_minutes": time_limit,
+        "expires_at": format_expiry(assessment.expires_at, assessment.language or DEFAULT_LANGUAGE),
+        "link": link,
+        "workspace_name": workspace.name if workspace is not None else "",
+    }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import httpx
@@ -25,7 +25,7 @@ class Inbox:
         self.messages: list = []
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's handler name
-        self.messages.append(message_from_bytes(envelope.content))
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 Message accepted"
 
 
@@ -72,5 +72,7 @@ async def test_invitation_is_sent_by_smtp(tmp_path: Path) -> None:
     assert message["To"] == "ada@example.com"
     assert message["From"] == "Langos <invites@langos.example>"
     assert message["Subject"] == "Your assessment: Backend Python (30 min)"
-    assert f"{url}/take/" in message.get_payload()
+    assert message.get_content_type() == "multipart/alternative"
+    assert f"{url}/take/" in message.get_body(("plain",)).get_content()
+    assert f'href="{url}/take/' in message.get_body(("html",)).get_content()
     assert stored.status == "sent"
