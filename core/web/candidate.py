@@ -2,8 +2,12 @@
 
 A candidate is not signed in. The token in the link selects the assessment, and only its
 SHA-256 digest is stored, so the token never appears in a log line or a database row.
-Form posts carry the session's CSRF token in the hidden ``csrf_token`` field; the answer
-endpoint's JSON requests carry it in the ``X-CSRF-Token`` header instead.
+Form posts carry the session's CSRF token in the hidden ``csrf_token`` field; the JSON
+requests of the answer and focus event endpoints carry it in the ``X-CSRF-Token`` header.
+
+Every way in (page load, answer, focus event, submit) tells the candidate why a closed
+assessment accepts nothing more: the employer withdrew it, the invitation expired, or the
+time limit ran out and the saved answers were submitted.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import json
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -30,14 +34,41 @@ logger = logging.getLogger(__name__)
 
 CSRF_HEADER = "X-CSRF-Token"
 ANSWER_FIELD_PREFIX = "q_"
-# Reloading the page records at most one "opened" event per interval.
-OPENED_EVENT_INTERVAL = dt.timedelta(minutes=1)
+# A reload in the same browser session records at most one "opened" event per interval.
+OPENED_RELOAD_INTERVAL = dt.timedelta(minutes=1)
+# A new browser session records an "opened" event at most this often, so a client that
+# drops its cookies cannot write one row per request.
+OPENED_NEW_SESSION_INTERVAL = dt.timedelta(seconds=1)
+MAX_OPENED_EVENTS = 200
+# The browser session remembers this many assessments it has opened.
+OPENED_SESSION_KEY = "opened_assessments"
+OPENED_SESSION_SIZE = 5
 # Statuses in which the candidate can no longer see or change the questions.
-CLOSED_STATUSES = frozenset({"cancelled", "completed"})
+CLOSED_STATUSES = frozenset({"cancelled", "completed", "expired"})
+
+# The event kinds the questions page may report, and the limits that keep a page from
+# flooding the timeline: one event per kind per interval, and a total per assessment.
+FOCUS_EVENT_KINDS = ("focus_lost", "focus_regained")
+FOCUS_EVENT_INTERVAL = dt.timedelta(seconds=1)
+MAX_FOCUS_EVENTS = 500
 
 INVALID_LINK = "This link is not valid. Check the link in your invitation email."
 FORM_EXPIRED = "The form expired. Reload the page and try again."
 SUBMITTED = "Thank you, your answers were submitted. You can close this page."
+TIME_LIMIT_SUBMITTED = (
+    "The time limit of {minutes} minutes ran out, and your answers were submitted as you saved them. "
+    "You can close this page."
+)
+EXPIRED = "This invitation has expired. Ask the employer to send a new one."
+TOO_MANY_FOCUS_EVENTS = "Too many focus events for this assessment; no more are recorded."
+FOCUS_EVENTS_TOO_FAST = "Focus events of one kind are recorded at most once per second; this one was not recorded."
+
+# Page titles for a closed assessment, by status.
+CLOSED_TITLES = {
+    "cancelled": "Assessment withdrawn",
+    "expired": "Invitation expired",
+    "completed": "Answers submitted",
+}
 
 
 def _message(
@@ -73,15 +104,51 @@ async def _find(session: AsyncSession, request: Request) -> Assessment | None:
     return await engine.find_by_token(session, request.path_params["token"])
 
 
-async def _record_opened(session: AsyncSession, assessment: Assessment) -> None:
-    last = await session.scalar(
-        select(TimelineEvent.at)
-        .where(TimelineEvent.assessment_id == assessment.id, TimelineEvent.kind == "opened")
-        .order_by(TimelineEvent.at.desc())
+async def _record_opened(request: Request, session: AsyncSession, assessment: Assessment) -> None:
+    """Record an "opened" event for each browser session that opens the link.
+
+    A reload in the same browser session, including the page shown after Start, is
+    recorded again only after ``OPENED_RELOAD_INTERVAL``.
+    """
+    opened = request.session.get(OPENED_SESSION_KEY)
+    opened = [value for value in opened if isinstance(value, str)] if isinstance(opened, list) else []
+    seen_here = assessment.id in opened
+
+    last, count = (
+        await session.execute(
+            select(func.max(TimelineEvent.at), func.count())
+            .where(TimelineEvent.assessment_id == assessment.id, TimelineEvent.kind == "opened")
+        )
+    ).one()
+    interval = OPENED_RELOAD_INTERVAL if seen_here else OPENED_NEW_SESSION_INTERVAL
+    if count < MAX_OPENED_EVENTS and (last is None or utcnow() - last >= interval):
+        engine.record_event(session, assessment, "opened")
+
+    if not seen_here:
+        request.session[OPENED_SESSION_KEY] = [*opened, assessment.id][-OPENED_SESSION_SIZE:]
+
+
+def _expired_invitation(assessment: Assessment) -> bool:
+    """Return whether the invitation's expiry has passed before the candidate started."""
+    return (
+        assessment.status == "invited"
+        and assessment.expires_at is not None
+        and assessment.expires_at <= utcnow()
+    )
+
+
+async def _submitted_by_time_limit(session: AsyncSession, assessment: Assessment) -> bool:
+    detail = await session.scalar(
+        select(TimelineEvent.detail)
+        .where(TimelineEvent.assessment_id == assessment.id, TimelineEvent.kind == "submitted")
+        .order_by(TimelineEvent.at.desc(), TimelineEvent.id.desc())
         .limit(1)
     )
-    if last is None or utcnow() - last >= OPENED_EVENT_INTERVAL:
-        engine.record_event(session, assessment, "opened")
+    return isinstance(detail, dict) and detail.get("source") == "time limit"
+
+
+def _closed_title(assessment: Assessment, default: str) -> str:
+    return CLOSED_TITLES.get(assessment.status, default)
 
 
 async def _saved_answers(session: AsyncSession, assessment_id: str) -> dict[str, int]:
@@ -116,16 +183,22 @@ def _question_count(assessment: Assessment) -> int:
 
 async def _status_page(request: Request, session: AsyncSession, assessment: Assessment, token: str) -> Response:
     if assessment.status == "completed":
+        if await _submitted_by_time_limit(session, assessment):
+            message = TIME_LIMIT_SUBMITTED.format(minutes=assessment.effective_time_limit)
+            return _message(request, "Time limit reached", message, 200)
         return _message(request, "Answers submitted", SUBMITTED, 200)
+    if _expired_invitation(assessment):
+        return _message(request, CLOSED_TITLES["expired"], EXPIRED, 410)
     try:
         engine.ensure_open(assessment)
     except Conflict as exc:
-        return _message(request, "Assessment closed", str(exc), 410)
+        return _message(request, _closed_title(assessment, "Assessment closed"), str(exc), 410)
 
     context: dict[str, Any] = {
         "assessment": assessment,
         "assessment_type": assessment.assessment_type,
         "question_count": _question_count(assessment),
+        "time_limit": assessment.effective_time_limit,
         "take_url": _take_url(token),
     }
     if assessment.status == "invited":
@@ -144,7 +217,7 @@ async def take_page(request: Request) -> Response:
         if assessment is None:
             return _invalid_link(request)
 
-        await _record_opened(session, assessment)
+        await _record_opened(request, session, assessment)
         # A candidate who comes back after the deadline sees the result page, not the questions.
         await engine.complete_if_overdue(session, assessment)
         await session.commit()
@@ -161,14 +234,18 @@ async def start(request: Request) -> Response:
         form = await request.form()
         if not check_csrf(request, form):
             return _message(request, "Form expired", FORM_EXPIRED, 400, back_url=_take_url(token))
+        if _expired_invitation(assessment):
+            logger.info("start of assessment %s rejected: the invitation expired", assessment.id)
+            return _message(request, CLOSED_TITLES["expired"], EXPIRED, 409)
 
         try:
             await engine.begin(session, assessment)
         except Conflict as exc:
             logger.info("start of assessment %s rejected: %s", assessment.id, exc)
             back_url = _back_url(assessment, token)
+            title = _closed_title(assessment, "Cannot start")
             await session.rollback()
-            return _message(request, "Cannot start", str(exc), 409, back_url=back_url)
+            return _message(request, title, str(exc), 409, back_url=back_url)
         await session.commit()
     return redirect(_take_url(token))
 
@@ -205,19 +282,25 @@ def _header_csrf_ok(request: Request) -> bool:
     return bool(expected) and bool(sent) and hmac.compare_digest(expected.encode(), sent.encode())
 
 
+async def _json_body(request: Request, example: str) -> dict[str, Any]:
+    """Return the request's JSON object, or raise ``RequestValidationError`` showing ``example``."""
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise RequestValidationError(
+            f"The request body is not valid JSON; send {example}.", field="body", status_code=400
+        ) from None
+    if not isinstance(body, dict):
+        raise RequestValidationError(
+            f"The request body must be a JSON object such as {example}.", field="body", status_code=400
+        )
+    return body
+
+
 async def _answer_input(request: Request) -> tuple[bool, Any]:
     """Return whether the CSRF token matched, and the posted answer as a mapping."""
     if request.headers.get("content-type", "").startswith("application/json"):
-        try:
-            body = json.loads(await request.body())
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            raise RequestValidationError(
-                "The request body is not valid JSON; send {\"question_id\": ..., \"option\": ...}.",
-                field="body",
-                status_code=400,
-            ) from None
-        if not isinstance(body, dict):
-            raise RequestValidationError("The request body must be a JSON object.", field="body", status_code=400)
+        body = await _json_body(request, '{"question_id": ..., "option": ...}')
         return _header_csrf_ok(request), body
 
     form = await request.form()
@@ -251,6 +334,85 @@ async def answer(request: Request) -> Response:
             return JSONResponse({"error": str(exc)}, status_code=409)
         await session.commit()
     return JSONResponse({"saved": True})
+
+
+def _parse_focus_kind(value: Any) -> str:
+    if value not in FOCUS_EVENT_KINDS:
+        shown = value if isinstance(value, str) else json.dumps(value)
+        raise RequestValidationError(
+            f"kind {shown[:40]!r} is invalid; send one of {', '.join(FOCUS_EVENT_KINDS)}", field="kind"
+        )
+    return value
+
+
+async def _ensure_accepting_events(session: AsyncSession, assessment: Assessment) -> None:
+    """Raise ``Conflict`` unless the candidate is working on ``assessment`` within the time limit.
+
+    Once the time limit has passed, the assessment is completed with the saved answers and
+    committed first, as the answer endpoint does, so the candidate's page learns why.
+    """
+    engine.ensure_open(assessment)
+    if assessment.status != "started":
+        raise Conflict("Start the assessment before answering.")
+    if await engine.complete_if_overdue(session, assessment):
+        await session.commit()
+        raise Conflict(
+            f"The time limit of {assessment.effective_time_limit} minutes has passed; "
+            "your saved answers were submitted."
+        )
+
+
+async def _focus_event_rejection(session: AsyncSession, assessment: Assessment, kind: str) -> str | None:
+    """Return why the focus event exceeds a limit, or None when it may be recorded."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(TimelineEvent)
+        .where(TimelineEvent.assessment_id == assessment.id, TimelineEvent.kind.in_(FOCUS_EVENT_KINDS))
+    ) or 0
+    if count >= MAX_FOCUS_EVENTS:
+        return TOO_MANY_FOCUS_EVENTS
+
+    last_of_kind = await session.scalar(
+        select(func.max(TimelineEvent.at)).where(TimelineEvent.assessment_id == assessment.id, TimelineEvent.kind == kind)
+    )
+    if last_of_kind is not None and utcnow() - last_of_kind < FOCUS_EVENT_INTERVAL:
+        return FOCUS_EVENTS_TOO_FAST
+    return None
+
+
+async def focus_event(request: Request) -> Response:
+    """Record that the candidate's questions page lost or regained focus.
+
+    The time is the server's. NOTE: two requests that arrive at the same moment can both
+    pass the limits, so the cap per assessment may be exceeded by a few events.
+    """
+    async with get_host(request).session() as session:
+        assessment = await _find(session, request)
+        if assessment is None:
+            return JSONResponse({"error": INVALID_LINK}, status_code=404)
+
+        if not _header_csrf_ok(request):
+            return JSONResponse({"error": FORM_EXPIRED, "field": CSRF_FIELD}, status_code=403)
+        try:
+            body = await _json_body(request, '{"kind": "focus_lost"}')
+            kind = _parse_focus_kind(body.get("kind"))
+            await _ensure_accepting_events(session, assessment)
+            error = await _focus_event_rejection(session, assessment, kind)
+        except RequestValidationError as exc:
+            logger.info("focus event for assessment %s rejected: field %s: %s", assessment.id, exc.field, exc.message)
+            return _json_error(exc)
+        except Conflict as exc:
+            logger.info("focus event for assessment %s rejected: %s", assessment.id, exc)
+            await session.rollback()
+            return JSONResponse({"error": str(exc)}, status_code=409)
+
+        if error is not None:
+            # Debug level, because a page that floods the endpoint would flood the log too.
+            logger.debug("focus event for assessment %s rejected: %s", assessment.id, error)
+            return JSONResponse({"error": error}, status_code=429)
+        engine.record_event(session, assessment, kind)
+        await session.commit()
+    return JSONResponse({"recorded": True})
 
 
 async def _save_posted_answers(session: AsyncSession, assessment: Assessment, form: FormData) -> None:
@@ -292,8 +454,9 @@ async def submit(request: Request) -> Response:
         except Conflict as exc:
             logger.info("submit of assessment %s rejected: %s", assessment.id, exc)
             back_url = _back_url(assessment, token)
+            title = _closed_title(assessment, "Cannot submit")
             await session.rollback()
-            return _message(request, "Cannot submit", str(exc), 409, back_url=back_url)
+            return _message(request, title, str(exc), 409, back_url=back_url)
         await session.commit()
     return redirect(_take_url(token))
 
@@ -303,5 +466,6 @@ def routes() -> list[Route]:
         Route("/take/{token}", take_page, methods=["GET"], name="take"),
         Route("/take/{token}/start", start, methods=["POST"]),
         Route("/take/{token}/answer", answer, methods=["POST"]),
+        Route("/take/{token}/events", focus_event, methods=["POST"]),
         Route("/take/{token}/submit", submit, methods=["POST"]),
     ]

@@ -1,8 +1,11 @@
 // Save each answer as the candidate chooses it. Saves run one after another, so the
 // last choice for a question is the one stored. Without JavaScript, Submit posts them all.
-// The server decides whether the assessment is still open. When a save gets HTTP 409
-// (cancelled by the employer, or already submitted), the page shows the server's
-// message, puts back the answers the server stored, and disables the form.
+// The server decides whether the assessment is still open. When a save or a focus event
+// gets HTTP 409 (withdrawn by the employer, invitation expired, time limit reached, or
+// already submitted), the page shows the server's message, which says why, puts back the
+// answers the server stored, and disables the form.
+// The page also reports when it loses and regains focus (another tab, another window,
+// or the browser minimised), as "focus_lost" and "focus_regained" events.
 (() => {
   const form = document.getElementById("answers");
   const status = document.getElementById("save-status");
@@ -21,6 +24,14 @@
   }
   let closed = false;
   let queue = Promise.resolve();
+  // Window blur and focus often come in quick pairs (a dialog, a click into the browser's
+  // own UI), so a change is reported once it has lasted this long.
+  const focusDebounceMs = 400;
+  let away = false;
+  // Set when the candidate submits, because leaving the page then is not leaving the assessment.
+  let submitting = false;
+  let reportedAway = false;
+  let focusTimer = null;
 
   function countAnswered() {
     answered.textContent = form.querySelectorAll("input[type=radio]:checked").length;
@@ -44,6 +55,43 @@
     closedNotice.textContent = message;
     closedNotice.hidden = false;
     closedNotice.focus();
+  }
+
+  async function reportFocus() {
+    focusTimer = null;
+    if (closed || submitting || away === reportedAway) {
+      return;
+    }
+    reportedAway = away;
+    let response;
+    try {
+      // keepalive lets the request finish when the candidate is closing the page.
+      response = await fetch(form.dataset.eventsUrl, {
+        method: "POST",
+        keepalive: true,
+        headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
+        body: JSON.stringify({kind: away ? "focus_lost" : "focus_regained"}),
+      });
+    } catch (error) {
+      return;
+    }
+    if (response.status === 409) {
+      const body = await response.json().catch(() => ({}));
+      lock(body.error || "This assessment can no longer be changed.");
+    }
+  }
+
+  function setAway(value) {
+    away = value;
+    if (focusTimer !== null) {
+      clearTimeout(focusTimer);
+    }
+    // A hidden page may be closing, so its change is reported at once.
+    if (document.visibilityState === "hidden") {
+      reportFocus();
+    } else {
+      focusTimer = setTimeout(reportFocus, focusDebounceMs);
+    }
   }
 
   async function save(input) {
@@ -103,8 +151,14 @@
     const missing = questions - answeredNow;
     if (missing > 0 && !confirm(`${missing} question(s) have no answer. Submit anyway?`)) {
       event.preventDefault();
+      return;
     }
+    submitting = true;
   });
+
+  document.addEventListener("visibilitychange", () => setAway(document.visibilityState === "hidden"));
+  window.addEventListener("blur", () => setAway(true));
+  window.addEventListener("focus", () => setAway(false));
 
   // Save the choices made while this script was loading.
   for (const input of form.querySelectorAll("input[type=radio]:checked")) {
