@@ -21,7 +21,7 @@ from starlette.templating import Jinja2Templates
 
 from .contract import is_absolute_http_url
 from .langos import LangosClient, LangosNotConfigured, build_start_body
-from .recruiter import ActionResult, cancel_assessment, list_assessment_types, start_assessment
+from .recruiter import ActionResult, cancel_assessment, list_assessment_types, list_custom_fields, start_assessment
 from .state import ApiKeyCheck, AssessmentView, FakeAshbyState, StartedAssessment
 
 logger = logging.getLogger(__name__)
@@ -140,7 +140,8 @@ async def save_and_test(request: Request) -> Response:
     """Save the Langos base URL and key, then test them with ``assessment.list``.
 
     An empty key field keeps the saved key. Invalid input saves nothing. A failed test
-    keeps the saved settings, so the recruiter can fix Langos and test again.
+    keeps the saved settings, so the recruiter can fix Langos and test again. With custom
+    fields switched on, a passed test also loads them with ``assessment.customField.list``.
     """
     state: FakeAshbyState = request.app.state.fake
     form = await request.form()
@@ -153,10 +154,16 @@ async def save_and_test(request: Request) -> Response:
         return _back(request, "API key: paste the API key that Langos issued.", ok=False)
 
     state.configure_langos(base_url, api_key)
+    state.custom_fields_enabled = form.get("custom_fields") == "on"
+    state.custom_fields = []
     result = await list_assessment_types(state, request.app.state.langos)
-    if result.ok:
+    if not result.ok:
+        return _back(request, f"Settings saved, but the test failed. {result.message}", ok=False)
+    if not state.custom_fields_enabled:
         return _back(request, f"Settings saved. {result.message}", ok=True)
-    return _back(request, f"Settings saved, but the test failed. {result.message}", ok=False)
+
+    fields = await list_custom_fields(state, request.app.state.langos)
+    return _back(request, f"Settings saved. {result.message} {fields.message}", ok=fields.ok)
 
 
 async def use_in_plan(request: Request) -> Response:
@@ -190,6 +197,15 @@ async def start(request: Request) -> Response:
         return _back(request, "Pick an assessment type first.", ok=False, anchor=anchor)
 
     body = build_start_body(candidate, assessment_type_id, str(request.url_for("index")))
+    if state.custom_fields_enabled and state.custom_fields:
+        missing = [
+            field["name"]
+            for field in state.custom_fields
+            if field.get("isRequired") and not _form_text(form, f"field.{field['id']}")
+        ]
+        if missing:
+            return _back(request, f"Fill in the required field {missing[0]}.", ok=False, anchor=anchor)
+        body["additional_fields"] = _custom_field_values(state.custom_fields, form)
     client: LangosClient = request.app.state.langos
     action = start_assessment(state, client, body, candidate_id=candidate.ashby_id)
     return await _act(request, action, anchor=anchor)
@@ -223,6 +239,30 @@ def _back(request: Request, notice: str, *, ok: bool, anchor: str | None = None)
     url = request.url_for("index").include_query_params(notice=notice, level="success" if ok else "error")
     target = f"{url}#{anchor}" if anchor else str(url)
     return RedirectResponse(target, status_code=303)
+
+
+def _custom_field_values(fields: list[dict[str, Any]], form: FormData) -> dict[str, Any]:
+    """Return the filled-in custom fields as ``{field id: value}``, a Number as a JSON number.
+
+    NOTE: Ashby names ``additional_fields`` without documenting its shape; this is the
+    shape its name and the custom field list suggest. A ValueSelect sends the chosen key.
+    """
+    values: dict[str, Any] = {}
+    for field in fields:
+        text = _form_text(form, f"field.{field['id']}")
+        if text:
+            values[field["id"]] = _number_or_text(text) if field["type"] == "Number" else text
+    return values
+
+
+def _number_or_text(text: str) -> Any:
+    # Text that is no number goes to Langos as it is, so its validation can be tried.
+    for parse in (int, float):
+        try:
+            return parse(text)
+        except ValueError:
+            continue
+    return text
 
 
 def _form_text(form: FormData, name: str) -> str:

@@ -181,6 +181,11 @@ class FakeAshbyState:
         self.langos_calls: list[LangosCall] = []
         self.assessment_types: list[dict[str, Any]] = []
         self.plan_assessment_type_id: str | None = None
+        # Ashby switches custom fields on for a partner on request. When they are on, the
+        # key test also loads them with assessment.customField.list, and Start Assessment
+        # shows them and sends their values in additional_fields.
+        self.custom_fields_enabled = False
+        self.custom_fields: list[dict[str, Any]] = []
 
         self.candidates: list[Candidate] = seed_candidates()
         self.started: list[StartedAssessment] = []
