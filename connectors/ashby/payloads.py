@@ -1,4 +1,4 @@
-"""The Ashby wire format: inbound request bodies and the ``assessment.update`` body.
+"""The Ashby wire format: inbound request bodies, custom fields and the ``assessment.update`` body.
 
 Inbound bodies are validated with pydantic. Ashby shows the ``message`` of a 422 reply to
 the recruiter who pressed Start Assessment, so the messages here are written for them.
@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from typing import Any, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from core.exceptions import RequestValidationError
-from core.types import AssessmentUpdate
+from core.types import AssessmentUpdate, OrderOption
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PROFILE_URL_LABEL = "View in Langos"
@@ -52,7 +52,8 @@ class StartRequest(_Lenient):
     candidate: CandidateIn
     application: ApplicationIn
     job: JobIn | None = None
-    additional_fields: dict[str, Any] | None = None
+    # Checked by parse_additional_fields, because Ashby does not define its shape.
+    additional_fields: Any = None
 
 
 class CancelRequest(_Lenient):
@@ -110,6 +111,106 @@ def parse_start(body: Any) -> StartRequest:
             field="candidate.email",
         )
     return request
+
+
+# Ashby's custom field types for the kinds of order option; an option of another kind is not offered.
+CUSTOM_FIELD_TYPES = {"number": "Number", "choice": "ValueSelect"}
+
+
+def custom_field(option: OrderOption) -> dict[str, Any]:
+    """Describe an order option as an ``assessment.customField.list`` field.
+
+    Ashby shows ``name`` on the Start Assessment form and sends the value back under ``id``.
+    For a ValueSelect it shows each possible value's ``value`` and sends back its ``key``.
+    """
+    field: dict[str, Any] = {
+        "id": option.id,
+        "name": option.label,
+        "type": CUSTOM_FIELD_TYPES[option.kind],
+        "isRequired": option.required,
+    }
+    if option.kind == "choice":
+        field["possible_values"] = [{"key": choice.key, "value": choice.label} for choice in option.choices]
+    return field
+
+
+def _kind_of(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _unreadable_fields(problem: str, field: str) -> RequestValidationError:
+    return RequestValidationError(
+        f"Langos cannot read the custom fields that Ashby sent: {problem}. "
+        "Start the assessment again, and contact Langos support if this happens again.",
+        field=field,
+    )
+
+
+def _field_values(value: Any) -> dict[str, Any]:
+    """Return the values of ``additional_fields`` by field id, from any of the shapes accepted."""
+    if isinstance(value, dict):
+        return {str(key): item for key, item in value.items()}
+    if not isinstance(value, list):
+        raise _unreadable_fields(
+            f"additional_fields must be an object that maps each field id to its value, not {_kind_of(value)}",
+            "additional_fields",
+        )
+
+    values: dict[str, Any] = {}
+    for index, item in enumerate(value):
+        identifier = item.get("id", item.get("key")) if isinstance(item, dict) else None
+        if not isinstance(identifier, str) or "value" not in item:
+            found = "an object without them" if isinstance(item, dict) else _kind_of(item)
+            raise _unreadable_fields(
+                f"additional_fields[{index}] must be an object with an id and a value, not {found}",
+                f"additional_fields[{index}]",
+            )
+        values[identifier] = item["value"]
+    return values
+
+
+def _option_value(option: OrderOption | None, value: Any) -> Any:
+    """Unwrap one field's value and, for a choice, turn a shown value into its key."""
+    if isinstance(value, dict):
+        if option is not None and option.kind == "choice" and "key" in value:
+            value = value["key"]
+        elif "value" in value:
+            value = value["value"]
+    if option is None or option.kind != "choice" or not isinstance(value, str):
+        return value
+
+    wanted = value.strip().casefold()
+    for choice in option.choices:
+        if wanted == choice.key.casefold():
+            return choice.key
+    for choice in option.choices:
+        if wanted == choice.label.casefold():
+            return choice.key
+    return value
+
+
+def parse_additional_fields(value: Any, options: Sequence[OrderOption]) -> dict[str, Any]:
+    """Turn the ``additional_fields`` of ``assessment.start`` into order option values by option id.
+
+    Ashby names ``additional_fields`` but does not define its shape, so three shapes are
+    accepted: ``{id: value}``, ``{id: {"value": value}}`` and a list of ``{"id": ..., "value": ...}``
+    objects, where ``key`` may stand for ``id``. A ValueSelect value may be the possible
+    value's key, as expected, or the value Ashby shows. The engine validates the values and
+    ignores fields it does not define. Raise ``RequestValidationError`` for any other shape.
+    """
+    if value is None:
+        return {}
+
+    by_id = {option.id: option for option in options}
+    return {identifier: _option_value(by_id.get(identifier), item) for identifier, item in _field_values(value).items()}
 
 
 def _data_point(identifier: str, label: str, type_: str, value: Any) -> dict[str, Any]:

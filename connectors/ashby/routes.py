@@ -1,7 +1,9 @@
-"""The endpoints Ashby calls: ``assessment.list``, ``assessment.start`` and ``assessment.cancel``.
+"""The endpoints Ashby calls: ``assessment.list``, ``assessment.start``, ``assessment.cancel``
+and ``assessment.customField.list``.
 
 Ashby joins the base URL and the method name itself, so each route also answers on a
 path with a doubled slash (a base URL entered with a trailing slash).
+``docs/openapi/ashby-webhook.yaml`` describes the requests and replies.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -18,7 +20,7 @@ from starlette.routing import Route
 
 from core.exceptions import AuthenticationError, NotFound, RateLimited, RequestValidationError
 from core.host import AtsCaller, Host
-from core.types import AssessmentOrder, Candidate
+from core.types import AssessmentOrder, Candidate, OrderOption
 
 from . import payloads
 
@@ -68,7 +70,9 @@ def endpoint(host: Host, handler: Handler) -> Callable[[Request], Awaitable[JSON
             except NotFound as exc:
                 await session.rollback()
                 return error_response(404, "not_found", str(exc))
-            await session.commit()
+            # A call answered from the host's caches never began a transaction, so there is nothing to commit.
+            if session.in_transaction():
+                await session.commit()
             return response
 
     return run
@@ -82,9 +86,41 @@ async def assessment_list(host: Host, session: AsyncSession, caller: AtsCaller, 
     return JSONResponse({"success": True, "results": results})
 
 
+async def custom_field_list(host: Host, session: AsyncSession, caller: AtsCaller, body: Any) -> JSONResponse:
+    """Offer the engine's order options as the custom fields of Ashby's Start Assessment form."""
+    if not isinstance(body, dict):
+        raise RequestValidationError("The request body must be a JSON object.", field="body", status_code=400)
+    options = await host.hooks.list_order_options(session=session, workspace_id=caller.workspace_id)
+    fields = []
+    for option in options:
+        if option.kind not in payloads.CUSTOM_FIELD_TYPES:
+            logger.warning("order option %s of kind %r has no Ashby custom field type; not offered", option.id, option.kind)
+            continue
+        fields.append(payloads.custom_field(option))
+    # Ashby expects ``fields`` at the top level of this reply, not under ``results``.
+    return JSONResponse({"success": True, "fields": fields})
+
+
+def _recruiter_message(exc: RequestValidationError, options: Sequence[OrderOption]) -> str:
+    """Return the 422 message, starting with the field's label when an order option is invalid.
+
+    The recruiter knows the option only by the label Ashby shows on the Start Assessment form.
+    """
+    option_id = (exc.field or "").removeprefix("options.")
+    if option_id == exc.field:
+        return exc.message
+    label = next((option.label for option in options if option.id == option_id), None)
+    if label is None or label.casefold() in exc.message.casefold():
+        return exc.message
+    return f"{label}: {exc.message}"
+
+
 async def assessment_start(host: Host, session: AsyncSession, caller: AtsCaller, body: Any) -> JSONResponse:
+    options: list[OrderOption] = []
     try:
         request = payloads.parse_start(body)
+        if request.additional_fields is not None:
+            options = await host.hooks.list_order_options(session=session, workspace_id=caller.workspace_id)
         order = AssessmentOrder(
             workspace_id=caller.workspace_id,
             integration_id=caller.integration_id,
@@ -99,13 +135,16 @@ async def assessment_start(host: Host, session: AsyncSession, caller: AtsCaller,
             ),
             job_name=request.job.name if request.job else None,
             external_job_id=request.job.ashby_id if request.job else None,
+            options=payloads.parse_additional_fields(request.additional_fields, options),
         )
         started = await host.hooks.start_assessment(session=session, order=order)
     except RequestValidationError as exc:
         # Ashby shows this message to the recruiter who started the assessment.
         await session.rollback()
         logger.info("assessment.start rejected for workspace %s: field %s", caller.workspace_id, exc.field)
-        return JSONResponse({"message": exc.message}, status_code=exc.status_code)
+        if not options and (exc.field or "").startswith("options."):
+            options = await host.hooks.list_order_options(session=session, workspace_id=caller.workspace_id)
+        return JSONResponse({"message": _recruiter_message(exc, options)}, status_code=exc.status_code)
     return JSONResponse({"success": True, "results": {"assessment_id": started.assessment_id}})
 
 
@@ -121,6 +160,7 @@ def build_routes(host: Host) -> list[Route]:
         ("assessment.list", assessment_list),
         ("assessment.start", assessment_start),
         ("assessment.cancel", assessment_cancel),
+        ("assessment.customField.list", custom_field_list),
     ):
         view = endpoint(host, handler)
         routes.append(Route(f"/{method}", view, methods=["POST"], name=f"ashby:{method}"))

@@ -1,10 +1,11 @@
-"""Validation of ``assessment.update`` request bodies against Ashby's published contract.
+"""Validation of ``assessment.update`` request bodies and ``assessment.customField.list``
+replies against Ashby's published contract.
 
-The rules follow Ashby's OpenAPI description of ``assessment.update`` and of the data-point
+The rules follow Ashby's OpenAPI description of ``assessment.update``, of the data-point
 format that its ``assessment_status``, ``assessment_result``, ``assessment_profile_url``,
-``cancelled_reason`` and ``metadata`` items share. Where Ashby's documentation leaves a
-point open, the fake takes the strict reading, so that a partner bug shows up here instead
-of in a customer's account.
+``cancelled_reason`` and ``metadata`` items share, and of the custom field list a partner
+returns. Where Ashby's documentation leaves a point open, the fake takes the strict
+reading, so that a partner bug shows up here instead of in a customer's account.
 """
 
 from __future__ import annotations
@@ -31,6 +32,16 @@ UPDATE_KEYS = frozenset({"assessment_id", "timestamp", "metadata", *SINGLE_DATA_
 # until the year 5138.
 MIN_TIMESTAMP_MS = 10**12
 MAX_TIMESTAMP_MS = 10**14
+
+# The ``type`` values of a custom field, as Ashby's OpenAPI description lists them.
+CUSTOM_FIELD_TYPES = frozenset(
+    {
+        "String", "Date", "DateRange", "Number", "ValueSelect", "MultiValueSelect", "Boolean", "LongText",
+        "Email", "Phone", "Score", "SocialLink", "Url", "Currency", "Location",
+    }
+)
+SELECT_FIELD_TYPES = frozenset({"ValueSelect", "MultiValueSelect"})
+CUSTOM_FIELD_KEYS = frozenset({"id", "name", "type", "possible_values", "isRequired"})
 
 _UUID_PATTERN = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE
@@ -88,6 +99,84 @@ def validate_update(body: Any) -> None:
 
     if "metadata" in body:
         _validate_metadata(body["metadata"])
+
+
+def validate_custom_field_list(body: Any) -> None:
+    """Raise ContractError unless ``body`` is a valid ``assessment.customField.list`` reply.
+
+    Unlike the other partner replies, the list sits in ``fields`` at the top level, not
+    under ``results``. Only the first problem found is raised.
+    """
+    if not isinstance(body, dict):
+        raise ContractError("body", f"expected a JSON object, got {_describe(body)}")
+    if body.get("success") is not True:
+        raise ContractError("success", f"expected true, got {_describe(body.get('success'))}")
+
+    fields = body.get("fields")
+    if fields is None and isinstance(body.get("results"), list):
+        raise ContractError("fields", "missing. The list belongs in fields at the top level, not under results")
+    if not isinstance(fields, list):
+        raise ContractError("fields", f"expected a list of custom fields, got {_describe(fields)}")
+
+    seen: set[str] = set()
+    for index, field in enumerate(fields):
+        path = f"fields[{index}]"
+        _validate_custom_field(field, path)
+        if field["id"] in seen:
+            raise ContractError(f"{path}.id", f"duplicate id {field['id']!r}. Each custom field id must be unique")
+        seen.add(field["id"])
+
+
+def _validate_custom_field(field: Any, path: str) -> None:
+    if not isinstance(field, dict):
+        raise ContractError(path, f"expected a custom field object, got {_describe(field)}")
+
+    unknown = sorted(set(field) - CUSTOM_FIELD_KEYS)
+    if unknown:
+        allowed = ", ".join(sorted(CUSTOM_FIELD_KEYS))
+        raise ContractError(f"{path}.{unknown[0]}", f"unknown field. A custom field has only {allowed}")
+
+    if not isinstance(field.get("id"), str) or not field["id"]:
+        raise ContractError(f"{path}.id", f"expected a non-empty string, got {_describe(field.get('id'))}")
+    if not isinstance(field.get("name"), str):
+        raise ContractError(f"{path}.name", f"expected a string, got {_describe(field.get('name'))}")
+
+    field_type = field.get("type")
+    if field_type not in CUSTOM_FIELD_TYPES:
+        allowed = ", ".join(sorted(CUSTOM_FIELD_TYPES))
+        raise ContractError(f"{path}.type", f"expected one of {allowed}, got {_describe(field_type)}")
+
+    if "isRequired" in field and not isinstance(field["isRequired"], bool):
+        raise ContractError(f"{path}.isRequired", f"expected true or false, got {_describe(field['isRequired'])}")
+
+    if field_type in SELECT_FIELD_TYPES:
+        _validate_possible_values(field.get("possible_values"), f"{path}.possible_values", field_type)
+    elif "possible_values" in field:
+        raise ContractError(
+            f"{path}.possible_values", f"only a ValueSelect or MultiValueSelect has them, not a {field_type}"
+        )
+
+
+def _validate_possible_values(values: Any, path: str, field_type: str) -> None:
+    if not isinstance(values, list) or not values:
+        raise ContractError(
+            path, f"expected a non-empty list of {{key, value}} objects for a {field_type}, got {_describe(values)}"
+        )
+
+    keys: set[str] = set()
+    for index, item in enumerate(values):
+        item_path = f"{path}[{index}]"
+        if not isinstance(item, dict):
+            raise ContractError(item_path, f"expected an object with key and value, got {_describe(item)}")
+        if set(item) != {"key", "value"}:
+            got = ", ".join(sorted(map(str, item))) or "no keys"
+            raise ContractError(item_path, f"expected exactly the keys key and value, got {got}")
+        for name in ("key", "value"):
+            if not isinstance(item[name], str) or not item[name]:
+                raise ContractError(f"{item_path}.{name}", f"expected a non-empty string, got {_describe(item[name])}")
+        if item["key"] in keys:
+            raise ContractError(f"{item_path}.key", f"duplicate key {item['key']!r}")
+        keys.add(item["key"])
 
 
 def validate_data_point(point: Any, path: str) -> None:

@@ -1,4 +1,5 @@
-"""Recruiter actions in Ashby that call Langos: testing the key, starting and cancelling assessments.
+"""Recruiter actions in Ashby that call Langos: testing the key, loading the custom fields,
+starting and cancelling assessments.
 
 Each action sends one call through ``LangosClient``, stores what Ashby would keep from the
 reply in the state, and returns an ``ActionResult`` whose message the page or the JSON
@@ -10,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from .contract import ContractError, validate_update
+from .contract import ContractError, validate_custom_field_list, validate_update
 from .langos import LangosClient
 from .state import FakeAshbyState, LangosCall, StartedAssessment, utc_now
 
@@ -49,6 +50,27 @@ async def list_assessment_types(state: FakeAshbyState, client: LangosClient) -> 
     if state.find_assessment_type(state.plan_assessment_type_id or "") is None:
         state.plan_assessment_type_id = None
     return ActionResult(call, True, f"Connected to Langos: {len(state.assessment_types)} assessment type(s).")
+
+
+async def list_custom_fields(state: FakeAshbyState, client: LangosClient) -> ActionResult:
+    """Call ``assessment.customField.list`` and keep the fields for the Start Assessment form.
+
+    A reply that breaks the contract clears the fields, and the result's message names the problem.
+    """
+    call = await client.post("assessment.customField.list", {})
+    state.custom_fields = []
+    if call.error is not None:
+        return ActionResult(call, False, call.error)
+    if call.status != 200:
+        return ActionResult(call, False, f"Langos did not list its custom fields: {_describe_failure(call)}")
+
+    try:
+        validate_custom_field_list(call.response_body)
+    except ContractError as exc:
+        return ActionResult(call, False, f"The custom field list from Langos breaks the contract: {exc}")
+
+    state.custom_fields = list(call.response_body["fields"])
+    return ActionResult(call, True, f"Langos offers {len(state.custom_fields)} custom field(s).")
 
 
 async def start_assessment(
