@@ -4,7 +4,8 @@ An engine that runs the assessment itself, in place of the built-in candidate pa
 these routes with ``Authorization: Bearer lgs_engine_...``, a workspace key of kind
 ``engine``. Each reported event carries the caller's ``event_id``, stored on the timeline
 event it produced, so a retried request changes nothing. ``docs/engine-api.md`` documents
-the requests, the replies and the error codes.
+the requests, the replies and the error codes, and ``docs/openapi/engine-api.yaml``
+describes them in OpenAPI 3.1, served at ``/api/engine/openapi.yaml``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import datetime as dt
 import json
 import logging
 import math
+from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from sqlalchemy import select
@@ -21,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .. import engine
@@ -43,6 +45,8 @@ MAX_EVENT_ID_LENGTH = 200
 # ``detail`` is stored on the timeline and shown on the report page, so it stays small.
 MAX_DETAIL_BYTES = 10_000
 AUTHENTICATE_HEADER = {"WWW-Authenticate": 'Bearer realm="Langos engine API"'}
+# Read from the source tree, as the page templates are.
+OPENAPI_DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi" / "engine-api.yaml"
 
 Handler = Callable[[Request, AsyncSession, ApiKey], Awaitable[JSONResponse]]
 
@@ -383,6 +387,16 @@ async def post_event(request: Request, session: AsyncSession, caller: ApiKey) ->
     return JSONResponse({"duplicate": False, "assessment": assessment_json(assessment)})
 
 
+async def openapi_document(request: Request) -> Response:
+    """Return the engine API's OpenAPI description as YAML; reading it needs no key."""
+    try:
+        text = OPENAPI_DOCUMENT.read_text(encoding="utf-8")
+    except OSError as exc:
+        logger.error("the engine API's OpenAPI description cannot be read from %s: %s", OPENAPI_DOCUMENT, exc)
+        return _error("The OpenAPI description is not installed with this Langos; see docs/engine-api.md.", 404)
+    return Response(text, media_type="application/yaml")
+
+
 def routes(*, max_body_bytes: int) -> list[Route]:
     """Return the engine API's routes; a body over ``max_body_bytes`` gets a 413 reply."""
     prefix = "/api/engine/assessments/{assessment_id}"
@@ -390,6 +404,7 @@ def routes(*, max_body_bytes: int) -> list[Route]:
     # handler reads the body, so ``endpoint`` reports it like any invalid field.
     limit = [Middleware(RequestBodyLimit, max_bytes=max_body_bytes)]
     return [
+        Route("/api/engine/openapi.yaml", openapi_document, methods=["GET"], name="engine:openapi"),
         Route(prefix, endpoint(get_assessment), methods=["GET"], name="engine:assessment", middleware=limit),
         Route(prefix + "/events", endpoint(post_event), methods=["POST"], name="engine:events", middleware=limit),
     ]
