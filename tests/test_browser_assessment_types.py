@@ -1,0 +1,100 @@
+"""The assessment type form in headless Chromium: the Add buttons' script, saving, and the list.
+
+Needs Debian's ``chromium``. Without it the test is skipped, unless
+``LANGOS_REQUIRE_BROWSER=1`` turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from core.models import AssessmentType
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Stack
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("LANGOS_REQUIRE_BROWSER") == "1":
+        raise RuntimeError(f"chromium not found at {CHROMIUM}; install Debian's chromium package")
+    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+
+from playwright.async_api import async_playwright, expect  # noqa: E402
+
+
+@pytest.fixture
+async def browser():
+    async with async_playwright() as playwright:
+        instance = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            await instance.close()
+
+
+async def test_form_adds_blocks_and_saves(stack: Stack, browser, tmp_path: Path) -> None:
+    page = await (await browser.new_context()).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    await page.goto(stack.langos_url + "/settings/assessment-types/new")
+    await page.fill("input[name=email]", ADMIN_EMAIL)
+    await page.fill("input[name=password]", ADMIN_PASSWORD)
+    await page.click("button[type=submit]")
+    await expect(page.get_by_test_id("assessment-type-form")).to_be_visible()
+
+    await page.fill("input[name=name]", "Rust basics")
+    await page.fill("input[name=time_limit_minutes]", "15")
+    await page.fill("input[name=pass_mark]", "50")
+    await page.fill("input[name=categories-0-name]", "Ownership")
+    await page.fill("textarea[name=categories-0-questions-0-prompt]", "Who frees a Box?")
+    await page.fill("textarea[name=categories-0-questions-0-options]", "Its owner\nThe garbage collector")
+    await page.fill("input[name=categories-0-questions-0-correct_option]", "1")
+
+    # The script adds a question to the first category, then a second category, without a round trip.
+    await page.click("[data-category] >> nth=0 >> button:has-text('Add a question')")
+    await expect(page.locator("textarea[name=categories-0-questions-1-prompt]")).to_be_visible()
+    await page.fill("textarea[name=categories-0-questions-1-prompt]", "What does a move do?")
+    await page.fill("textarea[name=categories-0-questions-1-options]", "Copies\nTransfers ownership\nBorrows")
+    await page.fill("input[name=categories-0-questions-1-correct_option]", "2")
+    await page.click("button:has-text('Add a category')")
+    await expect(page.locator("input[name=categories-1-name]")).to_be_visible()
+    await page.fill("input[name=categories-1-name]", "Tooling")
+    await page.fill("input[name=categories-1-weight]", "0.5")
+    await page.fill("textarea[name=categories-1-questions-0-prompt]", "Which tool builds a crate?")
+    await page.fill("textarea[name=categories-1-questions-0-options]", "cargo\nrustup")
+    await page.fill("input[name=categories-1-questions-0-correct_option]", "1")
+    await expect(page.locator("[data-category]:visible")).to_have_count(2)
+    await page.screenshot(path=str(tmp_path / "assessment-type-form.png"), full_page=True)
+
+    # After a full-page screenshot Chromium restores the viewport late, and the page can move
+    # between a mouse click's press and release; pressing Enter on the button does not depend on it.
+    await page.get_by_test_id("save").press("Enter")
+
+    row = page.locator("[data-testid=assessment-type][data-name='Rust basics']")
+    await expect(row).to_be_visible()
+    await expect(row).to_contain_text("3 in 2 categories")
+    await expect(page.locator("[role=status]")).to_contain_text("Created the assessment type Rust basics")
+    await page.screenshot(path=str(tmp_path / "assessment-types-list.png"), full_page=True)
+    assert errors == []
+
+    async with stack.langos.state.host.session() as session:
+        saved = await session.scalar(select(AssessmentType).where(AssessmentType.name == "Rust basics"))
+    assert saved is not None
+    assert [category.name for category in saved.categories] == ["Ownership", "Tooling"]
+    assert [category.weight for category in saved.categories] == [1.0, 0.5]
+    assert [question.correct_option for question in saved.categories[0].questions] == [0, 1]
+    assert saved.pass_mark == 50
