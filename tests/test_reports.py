@@ -22,7 +22,9 @@ import pytest
 from sqlalchemy import update
 
 from core import engine
-from core.models import Assessment, Question
+from core.models import Assessment, Question, TimelineEvent
+from core.web.report_chart import score_chart
+from core.web.report_timeline import duration_text, focus_summary
 from tests.helpers_web import (
     Web,
     build_app,
@@ -39,6 +41,8 @@ EVENT = re.compile(r'data-testid="timeline-event" data-kind="(\w+)"')
 CATEGORY = re.compile(r'data-testid="category" data-name="([^"]+)" data-score="([^"]+)"')
 ROW = re.compile(r'data-testid="assessment-row"')
 FILTER_ERROR = re.compile(r'data-testid="filter-error">([^<]*)<')
+CHART_BAR = re.compile(r'data-testid="chart-bar" data-name="([^"]+)" data-value="([^"]+)" data-width="([^"]+)"')
+CHART_FILL = re.compile(r'<rect class="chart-fill" x="190" y="[\d.]+" width="([\d.]+)"')
 REPLAY_ANSWER = re.compile(
     r'data-testid="replay-answer" data-number="(\d+)"\s+data-answered="(\w+)"\s+data-correct="(\w+)"( data-changed)?'
 )
@@ -177,7 +181,17 @@ async def test_report_shows_score_and_categories(web: Web) -> None:
     assert f'data-testid="score">{assessment.score:g}%<' in response.text
     assert CATEGORY.findall(response.text) == [("Python", "33.3"), ("HTTP", "50"), ("Databases", "0")]
     assert 'data-testid="candidate-email">ada@example.com<' in response.text
-    assert 'style="width: 33.3%"' in response.text
+    # The plot is 390 units wide, so a bar's width is 3.9 units per percent.
+    assert CHART_BAR.findall(response.text) == [
+        ("Overall", f"{assessment.score:g}", f"{round(3.9 * assessment.score, 1):g}"),
+        ("Python", "33.3", "129.9"),
+        ("HTTP", "50", "195"),
+        ("Databases", "0", "0"),
+    ]
+    assert CHART_FILL.findall(response.text) == [f"{round(3.9 * assessment.score, 1):g}", "129.9", "195.0", "0.0"]
+    assert 'data-testid="chart-pass-mark"' not in response.text
+    assert "This assessment type has no pass mark." in response.text
+    assert 'data-testid="result"' not in response.text
 
 
 async def test_report_shows_timeline_in_order(web: Web) -> None:
@@ -399,7 +413,10 @@ async def test_assessments_last_possible_date_is_valid(web: Web) -> None:
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"status": "done"}, "Status: &#39;done&#39; is not a status. Pick one of Invited, In progress, Completed, Cancelled."),
+        (
+            {"status": "done"},
+            "Status: &#39;done&#39; is not a status. Pick one of Invited, In progress, Completed, Cancelled, Expired.",
+        ),
         ({"job": "Astronaut"}, "Job: &#39;Astronaut&#39; is not a job in your workspace. Pick a job from the list."),
         ({"score_min": "abc"}, "Minimum score: &#39;abc&#39; is not a number from 0 to 100."),
         ({"score_min": "-1"}, "Minimum score: &#39;-1&#39; is not a number from 0 to 100."),
@@ -493,7 +510,17 @@ async def test_report_json_download(web: Web) -> None:
         ("Databases", 0.0, 1.0),
     ]
     assert report["duration_minutes"] == 0.0
-    assert "passed" not in report
+    assert report["time_limit_minutes"] == 30
+    assert report["pass_mark"] is None
+    assert report["passed"] is None
+    assert report["result_label"] is None
+    assert report["focus"] == {
+        "lost_count": 0,
+        "away_seconds": 0.0,
+        "longest_away_seconds": 0.0,
+        "away_at_end": False,
+        "summary": "Did not leave the page",
+    }
 
 
 async def test_report_json_timeline_has_iso_times_and_labels(web: Web) -> None:
@@ -757,3 +784,278 @@ async def test_report_replay_controls_in_browser(tmp_path: Path, chromium: Any) 
         await expect(page.get_by_test_id("replay-slider")).to_have_value("2")
         await page.screenshot(path=str(tmp_path / "replay.png"), full_page=True)
         assert errors == []
+
+
+# ---- pass mark, chart, focus and the full timeline -------------------------------------
+
+
+async def add_events(web: Web, assessment_id: str, events: list[tuple[str, int, dict[str, Any] | None]]) -> None:
+    """Record (kind, seconds after the assessment started, detail) events on its timeline."""
+    async with web.app.state.host.session() as session:
+        assessment = await session.get(Assessment, assessment_id)
+        assert assessment is not None and assessment.started_at is not None
+        for kind, seconds, detail in events:
+            engine.record_event(session, assessment, kind, detail, at=assessment.started_at + dt.timedelta(seconds=seconds))
+        await session.commit()
+
+
+async def complete_with_pass_mark(web: Web, pass_mark: float, application_id: str = "application-1") -> str:
+    """Complete an assessment with the pass mark set, scoring 29.1% (Python 33.3, HTTP 50, Databases 0)."""
+    assessment_id, _ = await order_assessment(web.app, web.seeded, application_id)
+    await set_fields(web, assessment_id, pass_mark=pass_mark)
+    await complete_with_answers(web, assessment_id, {"Python": 1, "HTTP": 1, "Databases": 0})
+    return assessment_id
+
+
+async def test_report_shows_passed_against_pass_mark(web: Web) -> None:
+    assessment_id = await complete_with_pass_mark(web, 25.0)
+    await sign_in(web.client, web.seeded.admin_email)
+
+    response = await web.client.get(f"/reports/{assessment_id}")
+    report = (await web.client.get(f"/reports/{assessment_id}.json")).json()
+
+    assert 'data-testid="result">Passed<' in response.text
+    assert "Pass mark 25%:" in response.text
+    # 190 + 390 * 25 / 100
+    assert '<line x1="287.5" x2="287.5"' in response.text
+    assert 'data-testid="chart-pass-mark" data-value="25"' in response.text
+    assert 'class="chart-row chart-overall chart-passed"' in response.text
+    assert report["pass_mark"] == 25.0
+    assert report["passed"] is True
+    assert report["result_label"] == "Passed"
+
+
+async def test_report_shows_failed_in_page_json_and_pdf(web: Web, tmp_path: Path) -> None:
+    assessment_id = await complete_with_pass_mark(web, 60.0)
+    await sign_in(web.client, web.seeded.admin_email)
+
+    page = await web.client.get(f"/reports/{assessment_id}")
+    report = (await web.client.get(f"/reports/{assessment_id}.json")).json()
+    pdf = await web.client.get(f"/reports/{assessment_id}.pdf")
+
+    assert 'data-testid="result">Failed<' in page.text
+    assert 'class="chart-row chart-overall chart-failed"' in page.text
+    assert report["passed"] is False
+    assert report["result_label"] == "Failed"
+    text = pdf_text(pdf.content, tmp_path)
+    assert "Failed (pass mark 60%)" in text
+    assert "Pass mark 60%" in text
+    # The chart's value labels and axis ticks.
+    for label in ("29.1%", "33.3%", "50%", "0%", "Overall"):
+        assert label in text
+    assert re.search(r"0\s+20\s+40\s+60\s+80\s+100", text)
+
+
+async def test_report_pdf_without_pass_mark(web: Web, tmp_path: Path) -> None:
+    assessment_id, _ = await order_assessment(web.app, web.seeded)
+    await complete_with_answers(web, assessment_id, {"Python": 1})
+    await sign_in(web.client, web.seeded.admin_email)
+
+    pdf = await web.client.get(f"/reports/{assessment_id}.pdf")
+
+    text = pdf_text(pdf.content, tmp_path)
+    assert "No pass mark for this assessment type" in text
+    assert "Pass mark" not in text
+    assert "Did not leave the page" in text
+    assert "0 of 30 minutes" in text
+
+
+async def test_report_labels_every_event_kind(web: Web) -> None:
+    assessment_id, _ = await order_assessment(web.app, web.seeded)
+    await complete_with_answers(web, assessment_id, {})
+    await add_events(
+        web,
+        assessment_id,
+        [
+            ("invitation_sent", 1, {"email": "ada@example.com"}),
+            ("invitation_failed", 2, {"error": "mailbox unavailable"}),
+            ("invitation_resent", 3, {"by": "jane@example.com"}),
+            ("reminder_sent", 4, None),
+            ("extended", 5, {"expires_at": "2024-05-08T09:00:00+00:00", "by": "jane@example.com"}),
+            ("focus_lost", 6, None),
+            ("focus_regained", 9, None),
+            ("expired", 10, None),
+            ("cancelled", 11, {"by": "ats"}),
+        ],
+    )
+    await sign_in(web.client, web.seeded.admin_email)
+
+    page = await web.client.get(f"/reports/{assessment_id}")
+    timeline = (await web.client.get(f"/reports/{assessment_id}.json")).json()["timeline"]
+
+    labels = {entry["kind"]: (entry["label"], entry["detail"]) for entry in timeline}
+    assert labels["invitation_sent"] == ("Invitation sent", "to ada@example.com")
+    assert labels["invitation_failed"] == ("Invitation not sent", "mailbox unavailable")
+    assert labels["invitation_resent"] == ("Invitation sent again", "by jane@example.com")
+    assert labels["reminder_sent"] == ("Reminder sent", "")
+    assert labels["extended"] == ("Invitation extended", "link valid until 2024-05-08 09:00 UTC, by jane@example.com")
+    assert labels["focus_lost"] == ("Left the page", "")
+    assert labels["focus_regained"] == ("Came back to the page", "away for 3 s")
+    assert labels["expired"] == ("Invitation expired", "")
+    assert labels["cancelled"] == ("Cancelled", "by the employer in the ATS")
+    for label, _ in labels.values():
+        assert f"<strong>{label}</strong>" in page.text
+
+
+async def test_report_marks_changed_answers(web: Web) -> None:
+    assessment_id, token = await order_assessment(web.app, web.seeded)
+    await answer_as_candidate(web, token, [(1, 0), (4, 1), (1, 1)])
+    await sign_in(web.client, web.seeded.admin_email)
+
+    page = await web.client.get(f"/reports/{assessment_id}")
+    timeline = (await web.client.get(f"/reports/{assessment_id}.json")).json()["timeline"]
+
+    answers = [(entry["label"], entry["detail"]) for entry in timeline if entry["kind"] == "answer"]
+    assert answers == [
+        ("Answer saved", "What does len({1, 1, 2}) return? → 1"),
+        ("Answer saved", "Which status code means a resource was not found? → 404"),
+        ("Answer changed", "What does len({1, 1, 2}) return? → 2 (was 1)"),
+    ]
+    steps = replay_step_html(page.text)
+    assert 'data-testid="replay-previous-option">(changed from 1)<' in steps[2]
+    assert "replay-previous-option" not in steps[0]
+
+
+async def test_report_sums_time_away(web: Web) -> None:
+    assessment_id, _ = await order_assessment(web.app, web.seeded)
+    async with web.app.state.host.session() as session:
+        assessment = await session.get(Assessment, assessment_id)
+        assert assessment is not None
+        await engine.begin(session, assessment)
+        await session.commit()
+    # Away 40 s, then 5 s, then from 100 s until the page is opened again at 130 s.
+    await add_events(
+        web,
+        assessment_id,
+        [
+            ("focus_lost", 10, None),
+            ("focus_regained", 50, None),
+            ("focus_lost", 60, None),
+            ("focus_regained", 65, None),
+            ("focus_lost", 100, None),
+            ("opened", 130, None),
+        ],
+    )
+    await sign_in(web.client, web.seeded.admin_email)
+
+    page = await web.client.get(f"/reports/{assessment_id}")
+    focus = (await web.client.get(f"/reports/{assessment_id}.json")).json()["focus"]
+
+    assert focus == {
+        "lost_count": 3,
+        "away_seconds": 75.0,
+        "longest_away_seconds": 40.0,
+        "away_at_end": False,
+        "summary": "Left the page 3 times, away for 1 min 15 s in total (longest 40 s)",
+    }
+    assert 'data-testid="focus" data-lost="3" data-away-seconds="75">' in page.text
+    assert "Left the page 3 times, away for 1 min 15 s in total (longest 40 s)" in page.text
+
+
+async def test_report_counts_time_away_until_submission(web: Web) -> None:
+    assessment_id, _ = await order_assessment(web.app, web.seeded)
+    async with web.app.state.host.session() as session:
+        assessment = await session.get(Assessment, assessment_id)
+        assert assessment is not None
+        await engine.begin(session, assessment)
+        await session.commit()
+    await add_events(web, assessment_id, [("focus_lost", 10, None), ("submitted", 70, {"source": "time limit"})])
+    await sign_in(web.client, web.seeded.admin_email)
+
+    focus = (await web.client.get(f"/reports/{assessment_id}.json")).json()["focus"]
+
+    assert focus["lost_count"] == 1
+    assert focus["away_seconds"] == 60.0
+    assert focus["summary"] == "Left the page once, away for 1 min in total"
+
+
+def test_focus_summary_counts_an_open_absence_until_end() -> None:
+    start = dt.datetime(2024, 5, 1, 9, 0, tzinfo=dt.timezone.utc)
+    events = [
+        TimelineEvent(kind="started", at=start),
+        TimelineEvent(kind="focus_lost", at=start + dt.timedelta(seconds=30)),
+        # A second "lost" while away, as blur and visibilitychange both report, starts nothing new.
+        TimelineEvent(kind="focus_lost", at=start + dt.timedelta(seconds=31)),
+    ]
+
+    summary = focus_summary(events, start + dt.timedelta(minutes=2))
+
+    assert summary.lost_count == 1
+    assert summary.away_seconds == 90.0
+    assert summary.away_at_end is True
+    assert summary.text == "Left the page once, away for 1 min 30 s in total; still away at the end"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0.2, "under 1 s"), (45, "45 s"), (60, "1 min"), (125, "2 min 5 s"), (3600, "1 h"), (3780, "1 h 3 min")],
+)
+def test_duration_text(seconds: float, text: str) -> None:
+    assert duration_text(seconds) == text
+
+
+def test_score_chart_geometry() -> None:
+    chart = score_chart([{"name": "Python", "percent": 33.3}, {"name": "A" * 30, "percent": 120.0}], 50.0, 70.0)
+
+    assert chart is not None
+    assert [(bar.name, bar.value, bar.width) for bar in chart.bars] == [
+        ("Overall", 50.0, 195.0),
+        ("Python", 33.3, 129.9),
+        ("A" * 30, 120.0, 390.0),
+    ]
+    assert chart.bars[2].label == "A" * 23 + "…"
+    assert [bar.passed for bar in chart.bars] == [False, None, None]
+    assert [(tick.value, tick.x) for tick in chart.ticks] == [
+        (0, 190.0), (20, 268.0), (40, 346.0), (60, 424.0), (80, 502.0), (100, 580.0)
+    ]
+    assert chart.pass_x == 463.0
+    assert chart.description == f"Overall 50%; Python 33.3%; {'A' * 30} 120%; pass mark 70%."
+    assert score_chart([], None, 70.0) is None
+
+
+async def test_report_json_keys_are_documented(web: Web) -> None:
+    assessment_id, _ = await order_assessment(web.app, web.seeded)
+    await complete_with_answers(web, assessment_id, {"Python": 1})
+    await sign_in(web.client, web.seeded.admin_email)
+
+    report = (await web.client.get(f"/reports/{assessment_id}.json")).json()
+
+    documented = (Path(__file__).resolve().parent.parent / "docs" / "reports.md").read_text(encoding="utf-8")
+    keys = list(report)
+    keys += [f"{parent}.{key}" for parent in ("candidate", "job", "assessment_type", "focus") for key in report[parent]]
+    keys += [f"categories[].{key}" for key in report["categories"][0]]
+    keys += [f"timeline[].{key}" for key in report["timeline"][0]]
+    for key in keys:
+        assert f"`{key}`" in documented, f"{key} is missing from docs/reports.md"
+
+
+async def test_assessments_filter_by_expired_status(web: Web) -> None:
+    invited, _ = await order_assessment(web.app, web.seeded, "application-1")
+    expired, _ = await order_assessment(web.app, web.seeded, "application-2")
+    await set_fields(web, expired, status="expired")
+    await sign_in(web.client, web.seeded.admin_email)
+
+    response = await web.client.get("/assessments", params={"status": "expired"})
+
+    assert response.status_code == 200
+    assert listed(response.text, invited, expired) == [False, True]
+    assert '<option value="expired" selected>Expired</option>' in response.text
+
+
+async def test_assessments_show_result_column(web: Web) -> None:
+    passed = await complete_with_pass_mark(web, 20.0)
+    failed = await complete_with_pass_mark(web, 90.0, "application-2")
+    await sign_in(web.client, web.seeded.admin_email)
+
+    response = await web.client.get("/assessments")
+
+    rows = {row_id: row for row_id, row in assessment_rows(response.text)}
+    assert '<span class="badge badge-pass">Passed</span>' in rows[passed]
+    assert '<span class="badge badge-fail">Failed</span>' in rows[failed]
+    assert "<th>Result</th>" in response.text
+
+
+def assessment_rows(html: str) -> list[tuple[str, str]]:
+    """Return (assessment id, row HTML) for each row of the assessment list."""
+    rows = html.split('data-testid="assessment-row"')[1:]
+    return [(re.search(r'href="/reports/([^"]+)"', row).group(1), row.split("</tr>")[0]) for row in rows]

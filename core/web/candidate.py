@@ -338,9 +338,9 @@ async def answer(request: Request) -> Response:
 
 def _parse_focus_kind(value: Any) -> str:
     if value not in FOCUS_EVENT_KINDS:
-        shown = value if isinstance(value, str) else json.dumps(value)
+        printable = value if isinstance(value, str) else json.dumps(value)
         raise RequestValidationError(
-            f"kind {shown[:40]!r} is invalid; send one of {', '.join(FOCUS_EVENT_KINDS)}", field="kind"
+            f"kind {printable[:40]!r} is invalid; send one of {', '.join(FOCUS_EVENT_KINDS)}", field="kind"
         )
     return value
 
@@ -353,7 +353,7 @@ async def _ensure_accepting_events(session: AsyncSession, assessment: Assessment
     """
     engine.ensure_open(assessment)
     if assessment.status != "started":
-        raise Conflict("Start the assessment before answering.")
+        raise Conflict("Start the assessment first.")
     if await engine.complete_if_overdue(session, assessment):
         await session.commit()
         raise Conflict(

@@ -8,6 +8,8 @@ import io
 from typing import Any
 from xml.sax.saxutils import escape
 
+from reportlab.graphics.charts.barcharts import HorizontalBarChart
+from reportlab.graphics.shapes import Drawing, Line, String
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
@@ -73,6 +75,79 @@ def _pdf_table(rows: list[list[Any]], widths: list[float], *, header: bool) -> T
     return table
 
 
+CHART_WIDTH = 170 * mm
+CHART_LABEL_WIDTH = 45 * mm
+CHART_BAR_HEIGHT = 7 * mm
+CHART_COLOR = colors.HexColor("#3b5bdb")
+CHART_OVERALL_COLORS = {None: colors.HexColor("#1d3a9e"), True: colors.HexColor("#12805c"), False: colors.HexColor("#c4320a")}
+CHART_LABEL_CHARS = 28
+
+
+def _percent(category: dict[str, Any]) -> float:
+    return round(100.0 * float(category["score"] or 0) / float(category["max_score"] or 100), 1)
+
+
+def _score_chart(data: dict[str, Any]) -> Drawing:
+    """Draw the overall score and each category's percentage as a horizontal bar chart.
+
+    The pass mark, when the assessment type has one, is a dashed line across the bars.
+    """
+    names = ["Overall"] + [str(category["name"]) for category in data["categories"]]
+    values = [float(data["score"])] + [_percent(category) for category in data["categories"]]
+    pass_mark = data["pass_mark"]
+
+    plot_height = len(values) * CHART_BAR_HEIGHT * 1.4
+    drawing = Drawing(CHART_WIDTH, plot_height + 14 * mm)
+    chart = HorizontalBarChart()
+    chart.x = CHART_LABEL_WIDTH
+    chart.y = 8 * mm
+    chart.width = CHART_WIDTH - CHART_LABEL_WIDTH - 14 * mm
+    chart.height = plot_height
+    chart.data = [[min(max(value, 0.0), 100.0) for value in values]]
+    chart.barWidth = CHART_BAR_HEIGHT
+    chart.bars[0].fillColor = CHART_COLOR
+    chart.bars[0].strokeColor = None
+    chart.bars[(0, 0)].fillColor = CHART_OVERALL_COLORS[data["passed"]]
+    # The first category is drawn at the top, as on the report page.
+    chart.categoryAxis.reverseDirection = 1
+    chart.categoryAxis.categoryNames = [
+        name if len(name) <= CHART_LABEL_CHARS else name[: CHART_LABEL_CHARS - 1] + "…" for name in names
+    ]
+    chart.categoryAxis.labels.fontName = PDF_FONT
+    chart.categoryAxis.labels.fontSize = 8.5
+    chart.categoryAxis.labels.boxAnchor = "e"
+    chart.categoryAxis.labels.dx = -4
+    chart.categoryAxis.visibleTicks = False
+    chart.valueAxis.valueMin = 0
+    chart.valueAxis.valueMax = 100
+    chart.valueAxis.valueStep = 20
+    chart.valueAxis.labels.fontName = PDF_FONT
+    chart.valueAxis.labels.fontSize = 8
+    chart.valueAxis.visibleGrid = True
+    chart.valueAxis.gridStrokeColor = colors.HexColor("#e4e7ec")
+    # The labels show the stored values, and the bars are clamped to the axis.
+    labels = [f"{value:g}%" for value in values]
+    chart.barLabelFormat = "values"
+    chart.barLabelArray = [labels]
+    chart.barLabels.fontName = PDF_FONT
+    chart.barLabels.fontSize = 8.5
+    chart.barLabels.boxAnchor = "w"
+    chart.barLabels.dx = 3
+    drawing.add(chart)
+
+    if pass_mark is not None:
+        x = chart.x + chart.width * min(max(float(pass_mark), 0.0), 100.0) / 100.0
+        top = chart.y + chart.height + 2 * mm
+        drawing.add(Line(x, chart.y, x, top, strokeColor=colors.black, strokeWidth=1.2, strokeDashArray=[3, 2]))
+        drawing.add(String(x, top + 1.5 * mm, f"Pass mark {pass_mark:g}%", fontName=PDF_FONT_BOLD, fontSize=8,
+                           textAnchor="middle"))
+    return drawing
+
+
+def _focus_text(focus: dict[str, Any], started: bool) -> str:
+    return focus["summary"] if started else "Not started"
+
+
 def render_report_pdf(data: dict[str, Any], generated_at: dt.datetime) -> bytes:
     """Lay out the report from ``report_data`` as an A4 PDF and return its bytes."""
     _register_pdf_fonts()
@@ -82,8 +157,12 @@ def render_report_pdf(data: dict[str, Any], generated_at: dt.datetime) -> bytes:
         return Paragraph(escape(str(value)), styles[style])
 
     duration = data["duration_minutes"]
-    limit = data["assessment_type"]["time_limit_minutes"]
+    limit = data["time_limit_minutes"]
     score = data["score"]
+    if data["pass_mark"] is None:
+        result = "No pass mark for this assessment type"
+    else:
+        result = f"{data['result_label'] or 'Not judged yet'} (pass mark {data['pass_mark']:g}%)"
     facts = [
         ["Candidate", text(data["candidate"]["name"])],
         ["Email", text(data["candidate"]["email"])],
@@ -93,29 +172,31 @@ def render_report_pdf(data: dict[str, Any], generated_at: dt.datetime) -> bytes:
         ["Invited", text(_pdf_time(data["created_at"]))],
         ["Started", text(_pdf_time(data["started_at"]))],
         ["Completed", text(_pdf_time(data["completed_at"]))],
-        ["Time taken", text(f"{duration:g} minutes (limit {limit})" if duration is not None else "Not finished")],
+        ["Time taken", text(f"{duration:g} of {limit} minutes" if duration is not None else f"Not finished (limit {limit} minutes)")],
         ["Score", text(f"{score:g}% of a maximum {data['max_score'] or 100:g}%" if score is not None else "No score yet")],
+        ["Result", text(result)],
+        ["Focus", text(_focus_text(data["focus"], data["started_at"] is not None))],
     ]
     story: list[Any] = [
         Paragraph(escape(f"Langos report: {data['candidate']['name']}"), styles["title"]),
         _pdf_table([[text(label, "muted"), value] for label, value in facts], [35 * mm, 135 * mm], header=False),
     ]
 
-    if data["categories"]:
+    if score is not None and data["categories"]:
         rows: list[list[Any]] = [[text("Category", "muted"), text("Score", "muted"), text("Weight", "muted")]]
         for category in data["categories"]:
-            percent = 100.0 * float(category["score"] or 0) / float(category["max_score"] or 100)
             weight = category["weight"]
-            rows.append([text(category["name"]), text(f"{percent:.1f}%"), text("" if weight is None else f"{weight:g}")])
+            percent = _percent(category)
+            rows.append([text(category["name"]), text(f"{percent:g}%"), text("" if weight is None else f"{weight:g}")])
         table = _pdf_table(rows, [100 * mm, 35 * mm, 35 * mm], header=True)
-        story += [Spacer(1, 4 * mm), text("Score by category", "heading"), table]
+        story += [Spacer(1, 4 * mm), text("Score by category", "heading"), _score_chart(data), Spacer(1, 2 * mm), table]
 
     rows = [[text("Time (UTC)", "muted"), text("Event", "muted"), text("Detail", "muted")]]
     for entry in data["timeline"]:
         rows.append([text(_pdf_time(entry["at"], "%Y-%m-%d %H:%M:%S")), text(entry["label"]), text(entry["detail"])])
     if not data["timeline"]:
         rows.append([text("—"), text("Nothing happened yet."), text("")])
-    table = _pdf_table(rows, [42 * mm, 30 * mm, 98 * mm], header=True)
+    table = _pdf_table(rows, [38 * mm, 40 * mm, 92 * mm], header=True)
     story += [Spacer(1, 4 * mm), text("Timeline", "heading"), table]
 
     footer = f"Assessment {data['id']} · generated by Langos on {generated_at.strftime('%Y-%m-%d %H:%M UTC')}"

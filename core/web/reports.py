@@ -26,11 +26,18 @@ from ..exceptions import NotFound
 from ..models import AdminUser, Assessment, Delivery, TimelineEvent, utcnow
 from .common import current_user, get_host, login_redirect, render
 from .report_pdf import render_report_pdf
-from .report_timeline import replay_steps, timeline_entries
+from .report_chart import score_chart
+from .report_timeline import FocusSummary, focus_summary, replay_steps, timeline_entries
 
 PAGE_SIZE = 50
 
-STATUS_LABELS = {"invited": "Invited", "started": "In progress", "completed": "Completed", "cancelled": "Cancelled"}
+STATUS_LABELS = {
+    "invited": "Invited",
+    "started": "In progress",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+    "expired": "Expired",
+}
 # The list's filters: query parameter and the label the form shows, which error messages name.
 FILTER_LABELS = {
     "job": "Job",
@@ -249,6 +256,26 @@ def _web_url(url: str | None) -> str | None:
     return None
 
 
+def result_label(assessment: Assessment) -> str | None:
+    """Return "Passed" or "Failed" against the pass mark, or None without a pass mark or a score."""
+    if assessment.passed is None:
+        return None
+    return "Passed" if assessment.passed else "Failed"
+
+
+def _session_end(assessment: Assessment, now: dt.datetime) -> dt.datetime:
+    """Return when the candidate's session ended, or ``now`` (at most the deadline) while it runs."""
+    for ended in (assessment.completed_at, assessment.cancelled_at, assessment.expired_at):
+        if ended is not None:
+            return ended
+    due = engine.deadline(assessment)
+    return min(now, due) if due is not None else now
+
+
+def assessment_focus(assessment: Assessment, events: list[TimelineEvent], now: dt.datetime) -> FocusSummary:
+    return focus_summary(events, _session_end(assessment, now))
+
+
 async def _timeline(session: AsyncSession, assessment_id: str) -> list[TimelineEvent]:
     rows = await session.scalars(
         select(TimelineEvent)
@@ -286,11 +313,15 @@ async def report_page(request: Request) -> Response:
 
         assessment = await _assessment_of(session, user, request.path_params["assessment_id"])
         events = await _timeline(session, assessment.id)
+        categories = category_rows(assessment)
         context = {
             "assessment": assessment,
             "profile_url": _web_url(assessment.candidate_profile_url),
             "status_label": STATUS_LABELS.get(assessment.status, assessment.status),
-            "categories": category_rows(assessment),
+            "result_label": result_label(assessment),
+            "categories": categories,
+            "chart": score_chart(categories, assessment.score, assessment.pass_mark),
+            "focus": assessment_focus(assessment, events, utcnow()),
             "timeline": timeline_entries(events, assessment.assessment_type),
             "replay": replay_steps(events, assessment.assessment_type),
             "deliveries": await _deliveries(session, assessment),
@@ -306,8 +337,12 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def report_data(assessment: Assessment, events: list[TimelineEvent]) -> dict[str, Any]:
-    """Return the report as plain JSON values: times are ISO 8601 strings in UTC."""
+def report_data(assessment: Assessment, events: list[TimelineEvent], now: dt.datetime) -> dict[str, Any]:
+    """Return the report as plain JSON values: times are ISO 8601 strings in UTC.
+
+    ``now`` ends a time away from the page that has not ended yet. docs/reports.md lists
+    every key, and a test fails when one is missing there.
+    """
     assessment_type = assessment.assessment_type
     weights = {category.name: category.weight for category in assessment_type.categories}
     return {
@@ -327,6 +362,9 @@ def report_data(assessment: Assessment, events: list[TimelineEvent]) -> dict[str
         "status_label": STATUS_LABELS.get(assessment.status, assessment.status),
         "score": assessment.score,
         "max_score": assessment.max_score,
+        "pass_mark": assessment.pass_mark,
+        "passed": assessment.passed,
+        "result_label": result_label(assessment),
         "categories": [
             {
                 "name": item.get("name", ""),
@@ -340,7 +378,12 @@ def report_data(assessment: Assessment, events: list[TimelineEvent]) -> dict[str
         "started_at": _iso(assessment.started_at),
         "completed_at": _iso(assessment.completed_at),
         "cancelled_at": _iso(assessment.cancelled_at),
+        "cancelled_reason": assessment.cancelled_reason,
+        "expires_at": _iso(assessment.expires_at),
+        "expired_at": _iso(assessment.expired_at),
+        "time_limit_minutes": assessment.effective_time_limit,
         "duration_minutes": assessment.duration_minutes,
+        "focus": assessment_focus(assessment, events, now).as_json(),
         "timeline": [
             {
                 "at": _iso(entry["at"]),
@@ -371,7 +414,7 @@ async def _report_download(request: Request) -> tuple[Assessment, dict[str, Any]
             return login_redirect(request)
 
         assessment = await _assessment_of(session, user, request.path_params["assessment_id"])
-        return assessment, report_data(assessment, await _timeline(session, assessment.id))
+        return assessment, report_data(assessment, await _timeline(session, assessment.id), utcnow())
 
 
 async def report_json(request: Request) -> Response:

@@ -2,8 +2,8 @@
 // last choice for a question is the one stored. Without JavaScript, Submit posts them all.
 // The server decides whether the assessment is still open. When a save or a focus event
 // gets HTTP 409 (withdrawn by the employer, invitation expired, time limit reached, or
-// already submitted), the page shows the server's message, which says why, puts back the
-// answers the server stored, and disables the form.
+// already submitted), the page shows the server's message with the reason. It also puts
+// back the answers the server stored and disables the form.
 // The page also reports when it loses and regains focus (another tab, another window,
 // or the browser minimised), as "focus_lost" and "focus_regained" events.
 (() => {
