@@ -470,15 +470,15 @@ async def update_type(session: AsyncSession, assessment_type: AssessmentType, de
 
     for field in changed:
         setattr(assessment_type, field, getattr(definition, field))
-    if structure_changed:
-        changed.append("categories")
-        assessment_type.categories.clear()
-        # The old rows are deleted before the new ones are inserted, so positions never collide.
-        await session.flush()
-        assessment_type.categories.extend(_categories(definition))
-    if changed:
+    if changed or structure_changed:
         assessment_type.updated_at = utcnow()
     try:
+        if structure_changed:
+            changed.append("categories")
+            assessment_type.categories.clear()
+            # The old rows are deleted before the new ones are inserted, so positions never collide.
+            await session.flush()
+            assessment_type.categories.extend(_categories(definition))
         await session.flush()
     except IntegrityError:
         # An assessment ordered after the check above answered one of the removed questions.

@@ -220,6 +220,7 @@ async def create(request: Request) -> Response:
             definition = service.parse_definition(draft)
             assessment_type = await service.create_type(session, user.workspace_id, definition)
         except RequestValidationError as exc:
+            logger.info("new assessment type in workspace %s rejected: field %s", user.workspace_id, exc.field)
             await _roll_back(request, session)
             return await _form_page(request, draft, error=exc, status_code=400)
         await _record(request, session, user, "assessment_type_created", assessment_type)
@@ -251,6 +252,8 @@ async def update(request: Request) -> Response:
             definition = service.parse_definition(draft)
             changed = await service.update_type(session, assessment_type, definition)
         except (RequestValidationError, service.StructureLocked) as exc:
+            logger.info("edit of assessment type %s rejected: %s", assessment_type.id,
+                        f"field {exc.field}" if isinstance(exc, RequestValidationError) else "assessments use it")
             user = await _roll_back(request, session)
             assessment_type = await _type(session, user, request.path_params["type_id"])
             return await _form_page(request, draft, assessment_type=assessment_type, assessments=assessments,
@@ -282,10 +285,12 @@ async def restore(request: Request) -> Response:
         assessment_type = await _type(session, user, request.path_params["type_id"])
         try:
             restored = await service.restore_type(session, assessment_type)
-        except RequestValidationError as exc:
+        except RequestValidationError:
             name = assessment_type.name
+            logger.info("restore of assessment type %s rejected: its name is taken", assessment_type.id)
             await session.rollback()
-            flash(request, f"Could not restore {name}: {exc.message} Rename one of them first.", "error")
+            flash(request, f"Could not restore {name}, because an active assessment type has the same name. "
+                           "Rename one of them first.", "error")
             return redirect(PREFIX)
         if restored:
             await _record(request, session, user, "assessment_type_restored", assessment_type)
@@ -306,6 +311,7 @@ async def duplicate(request: Request) -> Response:
             copy = await service.duplicate_type(session, original, definition, retire_original=retire_original)
         except RequestValidationError as exc:
             name = original.name
+            logger.info("duplicate of assessment type %s rejected: field %s", original.id, exc.field)
             user = await _roll_back(request, session)
             if draft is None:
                 flash(request, f"Could not duplicate {name}: {exc.message}", "error")
