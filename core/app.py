@@ -29,7 +29,7 @@ from .host import Host
 from .logs import ConnectorCallLogger
 from .metrics import RequestMetrics, metrics_endpoint
 from .plugins import build_plugin_manager
-from .web import audit_pages, auth, candidate, engine_api, errors, reports, settings_pages, team
+from .web import assessment_actions, audit_pages, auth, candidate, engine_api, errors, reports, settings_pages, team
 from .web import assessment_types_pages
 from .web.security import RequestBodyLimit, SecurityHeaders
 
@@ -93,6 +93,7 @@ def create_app(
         *team.routes(),
         *assessment_types_pages.routes(),
         *reports.routes(),
+        *assessment_actions.routes(),
         *candidate.routes(),
         *engine_api.routes(max_body_bytes=settings.max_body_bytes),
         Mount("/static", app=StaticFiles(directory=TEMPLATES_DIR / "static"), name="static"),

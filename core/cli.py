@@ -19,8 +19,9 @@ from typing import AsyncIterator, Sequence
 
 from cryptography.fernet import Fernet
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from . import audit, integrations, seed
+from . import audit, integrations, invitations, seed
 from .config import Settings, load_settings
 from .crypto import Secret
 from .db import upgrade_async
@@ -28,7 +29,7 @@ from .delivery import DeliveryWorker, ReplayRejected, replay_delivery, resume_in
 from .exceptions import LangosError, NotFound
 from .host import Host
 from .logs import configure_logging
-from .models import ApiKey, Delivery, DeliveryAttempt, Email, Integration, Workspace
+from .models import ApiKey, Assessment, Delivery, DeliveryAttempt, Email, Integration, Workspace
 from .plugins import build_plugin_manager
 
 logger = logging.getLogger(__name__)
@@ -300,6 +301,58 @@ async def cmd_deliveries_retry(settings: Settings, args: argparse.Namespace) -> 
     print(f"delivery {args.delivery_id} is {delivery.status}")
 
 
+async def _assessment(session: AsyncSession, args: argparse.Namespace) -> Assessment:
+    """Return the assessment named on the command line, in ``--workspace`` when it is given."""
+    assessment = await session.get(Assessment, args.assessment_id)
+    if assessment is None:
+        raise CommandError(f"no assessment {args.assessment_id!r}; pass the id from its report's address, /reports/ID")
+    if args.workspace is not None:
+        workspace = await seed.get_workspace(session, args.workspace)
+        if workspace is None or workspace.id != assessment.workspace_id:
+            raise CommandError(f"no assessment {args.assessment_id!r} in workspace {args.workspace!r}")
+    return assessment
+
+
+async def cmd_resend(settings: Settings, args: argparse.Namespace) -> None:
+    async with open_host(settings) as host, host.session() as session:
+        assessment = await _assessment(session, args)
+        await invitations.resend(session, assessment, public_url=settings.public_url, actor=args.actor)
+        audit.record(session, workspace_id=assessment.workspace_id, actor=args.actor, action="invitation_resent",
+                     target=assessment.id)
+        await session.commit()
+    print(f"sent the invitation of assessment {assessment.id} again to {assessment.candidate_email}; "
+          "the link in earlier emails no longer works")
+
+
+async def cmd_extend(settings: Settings, args: argparse.Namespace) -> None:
+    async with open_host(settings) as host, host.session() as session:
+        assessment = await _assessment(session, args)
+        extension = await invitations.extend(
+            session, assessment, args.days, public_url=settings.public_url, actor=args.actor
+        )
+        audit.record(session, workspace_id=assessment.workspace_id, actor=args.actor, action="invitation_extended",
+                     target=assessment.id,
+                     detail={"days": args.days, "expires_at": extension.expires_at.isoformat(),
+                             "reopened": extension.reopened})
+        await session.commit()
+    until = extension.expires_at.isoformat(timespec="minutes")
+    if extension.reopened:
+        print(f"reopened assessment {assessment.id} until {until} and sent a new invitation; "
+              "the link in earlier emails no longer works")
+    else:
+        print(f"the invitation of assessment {assessment.id} now expires at {until}")
+
+
+async def cmd_cancel(settings: Settings, args: argparse.Namespace) -> None:
+    async with open_host(settings) as host, host.session() as session:
+        assessment = await _assessment(session, args)
+        await invitations.cancel(session, assessment, reason=args.reason, actor=args.actor)
+        audit.record(session, workspace_id=assessment.workspace_id, actor=args.actor, action="assessment_cancelled",
+                     target=assessment.id, detail={"reason": invitations.parse_reason(args.reason)})
+        await session.commit()
+    print(f"cancelled assessment {assessment.id}; the ATS receives the reason")
+
+
 async def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
     async with open_host(settings) as host:
         worker = DeliveryWorker(host, concurrency=args.concurrency)
@@ -471,6 +524,27 @@ def build_parser() -> argparse.ArgumentParser:
     resume = add("resume", cmd_resume, "Clear Needs attention on an integration so its waiting updates go out.")
     workspace_arg(resume)
     connector_arg(resume)
+
+    assessment_workspace_help = "the workspace's slug; when given, the assessment must belong to it"
+
+    resend = add("resend", cmd_resend, "Send an unstarted invitation again with a new link; earlier links stop working.")
+    resend.add_argument("assessment_id", help="the assessment's id, from its report's address /reports/ID")
+    resend.add_argument("--workspace", help=assessment_workspace_help)
+    actor_arg(resend)
+
+    extend = add("extend", cmd_extend,
+                 "Move an invitation's expiry later; an expired invitation is reopened and sent again.")
+    extend.add_argument("assessment_id", help="the assessment's id, from its report's address /reports/ID")
+    extend.add_argument("--days", type=int, required=True,
+                        help="days to add, 1 to 90, counted from now or from the current expiry, whichever is later")
+    extend.add_argument("--workspace", help=assessment_workspace_help)
+    actor_arg(extend)
+
+    cancel = add("cancel", cmd_cancel, "Cancel an invited or started assessment; the ATS receives the reason.")
+    cancel.add_argument("assessment_id", help="the assessment's id, from its report's address /reports/ID")
+    cancel.add_argument("--reason", required=True, help="why the assessment is cancelled; the ATS shows it to the recruiter")
+    cancel.add_argument("--workspace", help=assessment_workspace_help)
+    actor_arg(cancel)
 
     emails = add("emails", cmd_emails, "Show the newest emails (the log mail backend keeps them in the database).")
     workspace_arg(emails)

@@ -59,6 +59,8 @@ class Settings:
     delivery_lease_seconds: float = 60.0
     delivery_backoff_base: float = 2.0
     delivery_backoff_max: float = 300.0
+    # hours before an invitation expires that the candidate is reminded; 0 turns reminders off
+    reminder_hours: float = 24.0
     run_worker: bool = True
     log_level: str = "INFO"
     log_format: str = "text"
@@ -184,6 +186,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         delivery_backoff_base=_parse_number(
             "LANGOS_DELIVERY_BACKOFF_SECONDS", get("DELIVERY_BACKOFF_SECONDS", "2.0"), float
         ),
+        reminder_hours=_parse_number("LANGOS_REMINDER_HOURS", get("REMINDER_HOURS", "24"), float),
         run_worker=_parse_bool("LANGOS_RUN_WORKER", get("RUN_WORKER", "true")),
         log_level=get("LOG_LEVEL", "INFO").upper(),
         log_format=get("LOG_FORMAT", "text").lower(),

@@ -35,6 +35,7 @@ from sqlalchemy.orm import lazyload
 
 from . import metrics
 from .engine import complete_overdue
+from .invitations import expire_due, send_due_reminders
 from .exceptions import CredentialRejected, UpstreamError
 from .models import Assessment, Delivery, DeliveryAttempt, Email, Integration, utcnow
 from .crypto import Secret
@@ -47,6 +48,10 @@ logger = logging.getLogger(__name__)
 
 EMAIL_MAX_ATTEMPTS = 5
 OVERDUE_SWEEP_SECONDS = 30.0
+INVITATION_SWEEP_SECONDS = 30.0
+# Updates that describe an open invitation or a running assessment, which a terminal update outranks.
+NON_TERMINAL_EVENTS = frozenset({"invited", "invitation_failed", "started"})
+TERMINAL_EVENTS = frozenset({"completed", "cancelled", "expired"})
 ONE_MS = dt.timedelta(milliseconds=1)
 
 
@@ -77,13 +82,21 @@ def build_update(public_url: str, delivery: Delivery, assessment: Assessment, no
         occurred_at = not_before + ONE_MS
 
     fields: dict = {}
-    if delivery.event == "completed":
+    if delivery.event == "invited":
+        fields = {"expires_at": assessment.expires_at}
+    elif delivery.event == "invitation_failed":
+        fields = {"message": assessment.invitation_error}
+    elif delivery.event == "completed":
         fields = {
             "score": assessment.score,
             "max_score": assessment.max_score,
             "category_scores": tuple(CategoryScore(**item) for item in assessment.category_scores or []),
             "duration_minutes": assessment.duration_minutes,
+            "passed": assessment.passed,
+            "pass_mark": assessment.pass_mark,
         }
+    elif delivery.event in ("cancelled", "expired"):
+        fields = {"cancelled_reason": assessment.cancelled_reason}
     return AssessmentUpdate(
         assessment_id=assessment.id,
         event=delivery.event,
@@ -91,6 +104,18 @@ def build_update(public_url: str, delivery: Delivery, assessment: Assessment, no
         report_url=report_url(public_url, assessment.id),
         **fields,
     )
+
+
+def _outranked(delivery: Delivery, siblings: list[Delivery], assessment: Assessment) -> bool:
+    """Return whether ``delivery`` reports an open state that an earlier terminal update of a closed assessment ended.
+
+    An invitation email sent after an admin cancelled would otherwise queue an ``invited``
+    update behind the ``cancelled`` one. A reopened invitation is ``invited`` again, so
+    its update goes out.
+    """
+    if delivery.event not in NON_TERMINAL_EVENTS or assessment.status not in TERMINAL_EVENTS:
+        return False
+    return any(row.event in TERMINAL_EVENTS and row.sequence < delivery.sequence for row in siblings)
 
 
 @dataclasses.dataclass
@@ -130,6 +155,7 @@ class DeliveryWorker:
         self.lease = dt.timedelta(seconds=self.settings.delivery_lease_seconds)
         self._credentials: dict[str, tuple[str, Secret]] = {}
         self._last_sweep = float("-inf")
+        self._last_invitation_sweep = float("-inf")
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set, polling every ``delivery_poll_interval`` seconds when idle."""
@@ -148,11 +174,13 @@ class DeliveryWorker:
         logger.info("delivery worker %s stopped", self.name)
 
     async def run_once(self) -> int:
-        """Complete overdue assessments, then process due emails and one batch of deliveries.
+        """Run the sweeps, then process due emails and one batch of deliveries.
 
+        The sweeps complete overdue assessments, expire invitations and queue reminders.
         Return how many emails and deliveries were attempted.
         """
         await self._complete_overdue()
+        await self._sweep_invitations()
         return await self._send_emails() + await self._push_deliveries()
 
     async def _complete_overdue(self) -> None:
@@ -171,6 +199,25 @@ class DeliveryWorker:
                 return
         if done:
             logger.info("completed %d assessment(s) whose time limit had passed", done)
+
+    async def _sweep_invitations(self) -> None:
+        """Expire invitations and queue reminders, at most every ``INVITATION_SWEEP_SECONDS``."""
+        if time.monotonic() - self._last_invitation_sweep < INVITATION_SWEEP_SECONDS:
+            return
+        self._last_invitation_sweep = time.monotonic()
+        threshold = dt.timedelta(hours=self.settings.reminder_hours)
+        async with self.host.session() as session:
+            try:
+                expired = await expire_due(session)
+                reminded = await send_due_reminders(session, public_url=self.settings.public_url, threshold=threshold)
+                await session.commit()
+            except IntegrityError:
+                # A candidate's request or an admin queued an update of the same assessment first.
+                await session.rollback()
+                logger.info("invitation sweep lost a race with another change; the next sweep retries")
+                return
+        if expired or reminded:
+            logger.info("expired %d invitation(s) and queued %d reminder(s)", expired, reminded)
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Process until nothing is due; for the CLI and tests."""
@@ -284,6 +331,8 @@ class DeliveryWorker:
         delivered = [row for row in siblings if row.status == "delivered"]
         if any(row.sequence > delivery.sequence for row in delivered):
             return Outcome("skipped", "A newer update of this assessment was already delivered.")
+        if _outranked(delivery, siblings, assessment):
+            return Outcome("skipped", f"The assessment is {assessment.status}; this update would overwrite that in the ATS.")
         last = max((row.occurred_at for row in delivered), default=None)
         return build_update(self.settings.public_url, delivery, assessment, last)
 

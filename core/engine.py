@@ -13,7 +13,7 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +22,7 @@ from .crypto import hash_token, new_token
 from .exceptions import Conflict, NotFound, RequestValidationError
 from .hookspecs import hookimpl
 from .mail import queue_candidate_email
-from .models import Answer, Assessment, AssessmentType, Delivery, Integration, TimelineEvent, utcnow
+from .models import Answer, Assessment, AssessmentType, Delivery, Email, Integration, TimelineEvent, utcnow
 from .types import (
     AssessmentOrder,
     AssessmentTypeSummary,
@@ -35,6 +35,9 @@ from .types import (
 logger = logging.getLogger(__name__)
 
 OPEN_STATUSES = frozenset({"invited", "started"})
+# The reason stored and sent to the ATS when the ATS itself cancelled the assessment.
+ATS_CANCEL_REASON = "Cancelled by the ATS"
+EXPIRED_MESSAGE = "This invitation has expired. Ask the employer to send a new one."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,6 +160,10 @@ class BuiltinEngine:
     async def langos_start_assessment(self, session: AsyncSession, order: AssessmentOrder) -> StartedAssessment:
         settings = parse_order_options(dict(order.options))
         existing = await _find_order(session, order)
+        # An invitation past its expiry that the sweep has not reached yet is expired now,
+        # so the repeated order creates a new assessment.
+        if existing is not None and await expire_invitation(session, existing):
+            existing = None
         if existing is not None:
             return StartedAssessment(assessment_id=existing.id, created=False, status=existing.status)
 
@@ -221,7 +228,10 @@ class BuiltinEngine:
         if assessment.status in OPEN_STATUSES:
             assessment.status = "cancelled"
             assessment.cancelled_at = utcnow()
+            assessment.cancelled_reason = ATS_CANCEL_REASON
             session.add(TimelineEvent(assessment_id=assessment.id, kind="cancelled", detail={"by": "ats"}))
+            await cancel_pending_emails(session, assessment.id)
+            # No update is queued: the ATS asked for the cancellation, so it already knows.
             logger.info("assessment %s cancelled by the ATS", assessment.id)
         return assessment.status
 
@@ -292,13 +302,70 @@ async def queue_delivery(session: AsyncSession, assessment: Assessment, event: s
 
 
 def ensure_open(assessment: Assessment) -> None:
-    """Raise ``Conflict`` unless the candidate may still work on ``assessment``."""
+    """Raise ``Conflict`` unless the candidate may still work on ``assessment``.
+
+    An invitation past its expiry is closed even before the sweep marks it expired.
+    """
     if assessment.status == "cancelled":
         raise Conflict("This assessment was cancelled by the employer and can no longer be taken.")
     if assessment.status == "completed":
         raise Conflict("This assessment has already been submitted.")
-    if assessment.status == "expired":
-        raise Conflict("This invitation has expired. Ask the employer to send a new one.")
+    if assessment.status == "expired" or invitation_past_expiry(assessment, utcnow()):
+        raise Conflict(EXPIRED_MESSAGE)
+
+
+def invitation_past_expiry(assessment: Assessment, now: dt.datetime) -> bool:
+    """Return whether ``assessment`` is still invited although its invitation expired at or before ``now``."""
+    return assessment.status == "invited" and assessment.expires_at is not None and assessment.expires_at <= now
+
+
+def expiry_reason(expires_at: dt.datetime) -> str:
+    """Return the sentence the report and the ATS show for an expired invitation."""
+    return f"The invitation expired on {expires_at:%Y-%m-%d %H:%M} UTC before the candidate started."
+
+
+async def expire_invitation(session: AsyncSession, assessment: Assessment, *, now: dt.datetime | None = None) -> bool:
+    """Mark an invited assessment whose invitation has expired as ``expired``; return True when this call did.
+
+    The change is a conditional UPDATE, so of two workers, or a worker and a candidate's
+    request, only one records the event and queues the ``expired`` update for the ATS.
+    The caller commits.
+    """
+    now = now or utcnow()
+    if not invitation_past_expiry(assessment, now):
+        return False
+
+    expires_at = assessment.expires_at
+    result = await session.execute(
+        update(Assessment)
+        .where(Assessment.id == assessment.id, Assessment.status == "invited", Assessment.expires_at <= now)
+        .values(status="expired", expired_at=expires_at, cancelled_reason=expiry_reason(expires_at))
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(assessment)
+    if result.rowcount != 1:
+        return False
+
+    record_event(session, assessment, "expired", {"expires_at": expires_at.isoformat()}, at=expires_at)
+    await cancel_pending_emails(session, assessment.id)
+    await queue_delivery(session, assessment, "expired", expires_at)
+    logger.info("assessment %s expired: its invitation expired at %s", assessment.id, expires_at.isoformat())
+    return True
+
+
+async def cancel_pending_emails(session: AsyncSession, assessment_id: str) -> int:
+    """Stop the assessment's unsent emails, because their link no longer works; return how many.
+
+    NOTE: a worker that claimed an email just before this runs may still send it.
+    """
+    result = await session.execute(
+        update(Email)
+        .where(Email.assessment_id == assessment_id, Email.status == "pending")
+        .values(status="cancelled", last_error="Not sent: the assessment was closed first.",
+                claimed_by=None, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
 
 
 async def begin(
@@ -307,16 +374,24 @@ async def begin(
     """Mark the assessment started; return False when it already was.
 
     The change is a conditional UPDATE, so of two concurrent starts only one records the
-    event and queues the update for the ATS.
+    event and queues the update for the ATS. A start after the invitation's expiry marks
+    the assessment expired, commits that, and raises ``Conflict``: the web handlers roll
+    back on ``Conflict``, and the expiry must reach the ATS anyway.
     """
+    now = at or utcnow()
+    if await expire_invitation(session, assessment, now=now):
+        await _commit_expiry(session, assessment)
     ensure_open(assessment)
     if assessment.status == "started":
         return False
 
-    now = at or utcnow()
     result = await session.execute(
         update(Assessment)
-        .where(Assessment.id == assessment.id, Assessment.status == "invited")
+        .where(
+            Assessment.id == assessment.id,
+            Assessment.status == "invited",
+            or_(Assessment.expires_at.is_(None), Assessment.expires_at > now),
+        )
         .values(status="started", started_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -329,6 +404,17 @@ async def begin(
     await queue_delivery(session, assessment, "started", now)
     logger.info("assessment %s started by the candidate", assessment.id)
     return True
+
+
+async def _commit_expiry(session: AsyncSession, assessment: Assessment) -> None:
+    """Commit an expiry found while handling a candidate's request, which then fails."""
+    try:
+        await session.commit()
+    except IntegrityError:
+        # A concurrent change queued an update with the same sequence number first; the
+        # state it committed decides what the candidate is told.
+        await session.rollback()
+        await session.refresh(assessment)
 
 
 def deadline(assessment: Assessment) -> dt.datetime | None:

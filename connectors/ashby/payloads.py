@@ -6,6 +6,7 @@ the recruiter who pressed Start Assessment, so the messages here are written for
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from typing import Any, Sequence
@@ -17,6 +18,7 @@ from core.types import AssessmentUpdate, OrderOption
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PROFILE_URL_LABEL = "View in Langos"
+INVITATION_EMAIL_LABEL = "Invitation email"
 
 
 class _Lenient(BaseModel):
@@ -225,33 +227,68 @@ def update_body(update: AssessmentUpdate) -> dict[str, Any]:
     """Build the ``assessment.update`` body for ``update``.
 
     A result is what marks an assessment complete in Ashby, and it requires
-    ``assessment_profile_url``; a ``cancelled_reason`` marks it cancelled.
+    ``assessment_profile_url``; a ``cancelled_reason`` marks it cancelled. An expired
+    invitation is sent as cancelled with the status "Expired", because it is final and
+    the recruiter may then start the assessment again. Data point values are limited to
+    Ashby's five types, so times are sent as text.
     """
     body: dict[str, Any] = {
         "assessment_id": update.assessment_id,
         "timestamp": int(update.occurred_at.timestamp() * 1000),
         "assessment_profile_url": _data_point("profile_url", PROFILE_URL_LABEL, "url", update.report_url),
     }
-    if update.event == "started":
-        body["assessment_status"] = _data_point("status", "Status", "string", "Started")
-    elif update.event == "completed":
-        body["assessment_status"] = _data_point("status", "Status", "string", "Completed")
-        body["assessment_result"] = _data_point("score", "Score", "numeric_score", update.score)
-        metadata = [_data_point("max_score", "Maximum score", "numeric_score", update.max_score)]
-        seen = {"max_score", "duration"}
-        for category in update.category_scores:
-            identifier = f"category_{_slug(category.name)}"
-            while identifier in seen:
-                identifier += "_"
-            seen.add(identifier)
-            metadata.append(_data_point(identifier, category.name, "numeric_score", category.score))
-        if update.duration_minutes is not None:
-            metadata.append(_data_point("duration", "Time taken", "numeric_duration_minutes", update.duration_minutes))
+    if update.event == "invited":
+        body["assessment_status"] = _status("Invited")
+        metadata = [_data_point("invitation_email", INVITATION_EMAIL_LABEL, "string", "Sent")]
+        if update.expires_at is not None:
+            metadata.append(_data_point("expires_at", "Invitation expires", "string", _utc_minute(update.expires_at)))
         body["metadata"] = metadata
+    elif update.event == "invitation_failed":
+        body["assessment_status"] = _status("Invitation not delivered")
+        reason = update.message or "The invitation email could not be delivered."
+        body["metadata"] = [_data_point("invitation_email", INVITATION_EMAIL_LABEL, "string", reason)]
+    elif update.event == "started":
+        body["assessment_status"] = _status("Started")
+    elif update.event == "completed":
+        body["assessment_status"] = _status("Completed")
+        body["assessment_result"] = _data_point("score", "Score", "numeric_score", update.score)
+        body["metadata"] = _result_metadata(update)
     elif update.event == "cancelled":
         body["cancelled_reason"] = _data_point(
             "cancelled_reason", "Cancelled", "string", update.cancelled_reason or "Cancelled in Langos"
         )
+    elif update.event == "expired":
+        body["assessment_status"] = _status("Expired")
+        body["cancelled_reason"] = _data_point(
+            "cancelled_reason", "Expired", "string", update.cancelled_reason or "The invitation expired."
+        )
     else:
-        body["assessment_status"] = _data_point("status", "Status", "string", update.event.replace("_", " ").title())
+        body["assessment_status"] = _status(update.event.replace("_", " ").title())
     return body
+
+
+
+def _status(value: str) -> dict[str, Any]:
+    return _data_point("status", "Status", "string", value)
+
+
+def _utc_minute(value: dt.datetime) -> str:
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _result_metadata(update: AssessmentUpdate) -> list[dict[str, Any]]:
+    """Return the completed update's metadata: maximum score, category scores, time taken and pass mark."""
+    metadata = [_data_point("max_score", "Maximum score", "numeric_score", update.max_score)]
+    seen = {"max_score", "duration", "passed", "pass_mark"}
+    for category in update.category_scores:
+        identifier = f"category_{_slug(category.name)}"
+        while identifier in seen:
+            identifier += "_"
+        seen.add(identifier)
+        metadata.append(_data_point(identifier, category.name, "numeric_score", category.score))
+    if update.duration_minutes is not None:
+        metadata.append(_data_point("duration", "Time taken", "numeric_duration_minutes", update.duration_minutes))
+    if update.pass_mark is not None and update.passed is not None:
+        metadata.append(_data_point("passed", "Passed", "boolean_success", update.passed))
+        metadata.append(_data_point("pass_mark", "Pass mark", "numeric_score", update.pass_mark))
+    return metadata

@@ -76,8 +76,12 @@ def _activity_card(started: StartedAssessment, view: AssessmentView | None) -> d
     """
     cancelled = started.cancelled_at is not None or bool(view and view.cancelled_reason)
     completed = not cancelled and bool(view and view.result)
+    # Langos reports an expired invitation as cancelled with the status "Expired".
+    expired = cancelled and bool(view and view.status and view.status.get("value") == "Expired")
     if started.cancelled_at is not None:
         badge, level = "Cancelled in Ashby", "error"
+    elif expired:
+        badge, level = "Expired", "error"
     elif cancelled:
         badge, level = "Cancelled", "error"
     elif completed:
@@ -93,6 +97,7 @@ def _activity_card(started: StartedAssessment, view: AssessmentView | None) -> d
         "badge": badge,
         "badge_level": level,
         "cancelled": cancelled,
+        "closed_status": "Expired" if expired and started.cancelled_at is None else "Cancelled",
         "closed": cancelled or completed,
     }
 

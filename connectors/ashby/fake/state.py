@@ -137,12 +137,19 @@ class AssessmentView:
     applied_updates: int = 0
 
     def apply(self, body: dict[str, Any]) -> None:
-        """Merge one valid update body into the view."""
+        """Merge one valid update body into the view.
+
+        A status sent without ``cancelled_reason`` after a cancellation reopens the
+        assessment, as Langos does when an admin extends an expired invitation.
+        NOTE: whether Ashby itself reopens a cancelled assessment this way is unconfirmed.
+        """
         self.timestamp = body["timestamp"]
         self.applied_updates += 1
         self.status = body.get("assessment_status", self.status)
         self.result = body.get("assessment_result", self.result)
         self.profile_url = body.get("assessment_profile_url", self.profile_url)
+        if "assessment_status" in body and "cancelled_reason" not in body:
+            self.cancelled_reason = None
         self.cancelled_reason = body.get("cancelled_reason", self.cancelled_reason)
         for point in body.get("metadata", []):
             self.metadata[point["identifier"]] = point
