@@ -152,8 +152,8 @@ async def _remind(session: AsyncSession, assessment: Assessment, now: dt.datetim
     if result.rowcount != 1:
         return False
 
+    # The worker records the reminder_sent timeline event once the email has gone out.
     await queue_candidate_email(session, assessment, "reminder", candidate_link(public_url, token))
-    record_event(session, assessment, "reminder_sent", {"email": assessment.candidate_email}, at=now)
     logger.info("reminder queued for assessment %s, whose invitation expires at %s",
                 assessment.id, assessment.expires_at.isoformat())
     return True
