@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import audit, integrations, invitations, seed
+from . import assessment_types
 from .config import Settings, load_settings
 from .crypto import Secret
 from .db import upgrade_async
@@ -233,6 +234,35 @@ async def cmd_integrations_list(settings: Settings, args: argparse.Namespace) ->
     for row in rows:
         print(f"{row['connector']:12} {row['status']:14} account={row['account'] or '-'}  keys={','.join(row['active_keys']) or '-'}  "
               f"base_url={row['base_url']}" + (f"  error={row['error']}" if row["error"] else ""))
+
+
+async def cmd_assessment_types(settings: Settings, args: argparse.Namespace) -> None:
+    async with open_host(settings) as host:
+        workspace = await _workspace(host, args.workspace)
+        async with host.session() as session:
+            usages = await assessment_types.list_types(session, workspace.id)
+            rows = [
+                {
+                    "id": usage.assessment_type.id,
+                    "name": usage.assessment_type.name,
+                    "status": "active" if usage.assessment_type.active else "retired",
+                    "questions": sum(len(category.questions) for category in usage.assessment_type.categories),
+                    "time_limit_minutes": usage.assessment_type.time_limit_minutes,
+                    "pass_mark": usage.assessment_type.pass_mark,
+                    "expiry_days": usage.assessment_type.expiry_days,
+                    "assessments": usage.assessments,
+                    "open_assessments": usage.open_assessments,
+                }
+                for usage in usages
+            ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        pass_mark = "-" if row["pass_mark"] is None else f"{row['pass_mark']:g}%"
+        print(f"{row['id']}  {row['status']:8} {row['questions']:3} questions  {row['time_limit_minutes']:4} min  "
+              f"pass={pass_mark:5} expires={row['expiry_days']}d  assessments={row['assessments']} "
+              f"({row['open_assessments']} open)  {row['name']}")
 
 
 async def cmd_deliveries_list(settings: Settings, args: argparse.Namespace) -> None:
@@ -489,6 +519,11 @@ def build_parser() -> argparse.ArgumentParser:
     integrations_cmd = add("integrations", cmd_integrations_list, "List the workspace's integrations and their state.")
     workspace_arg(integrations_cmd)
     integrations_cmd.add_argument("--json", action="store_true", help="print JSON")
+
+    types_cmd = add("assessment-types", cmd_assessment_types,
+                    "List the workspace's assessment types, active and retired, with their assessment counts.")
+    workspace_arg(types_cmd)
+    types_cmd.add_argument("--json", action="store_true", help="print JSON")
 
     keys_issue = add("issue-key", cmd_keys_issue, "Issue another Langos API key (printed once); --rotate expires the others after the overlap.")
     workspace_arg(keys_issue)

@@ -7,20 +7,27 @@ creates types with names of its own.
 from __future__ import annotations
 
 import copy
+import json
 import re
 import uuid
+from pathlib import Path
 from typing import Any, AsyncIterator
 
 import httpx
 import pytest
 import pytest_asyncio
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
+from starlette.datastructures import FormData
 
-from core import seed
+from core import assessment_types, seed
 from core.assessment_types import TypeDefinition, parse_definition, raw_of
 from core.exceptions import RequestValidationError
-from core.models import Assessment, AssessmentType, AuditEvent, Email
-from tests.conftest import CSRF, AdminClient, Stack, make_stack
+from core.web.assessment_types_pages import apply_action, draft_from_form
+from core.models import Answer, Assessment, AssessmentType, AuditEvent, Email
+from tests.conftest import CSRF, AdminClient, Stack, langos_env, make_stack
+from tests.test_cli import Cli
 from tests.test_connector_ashby import call, start_body
 
 shared_loop = pytest.mark.asyncio(loop_scope="module")
@@ -160,6 +167,37 @@ def test_parse_definition_rejects(mutate: Any, field: str, message: str) -> None
 
     assert caught.value.field == field
     assert message in caught.value.message
+
+
+FORM_KEYS = st.sampled_from([
+    "name", "description", "time_limit_minutes", "pass_mark", "expiry_days", "action",
+    "categories-0-name", "categories-0-weight", "categories-7-name", "categories-x-name", "categories--1-name",
+    "categories-0-questions-0-prompt", "categories-0-questions-0-options", "categories-0-questions-0-correct_option",
+    "categories-0-questions-0-points", "categories-0-questions-99-options", "categories-3-questions-1-prompt",
+    "categories-0-questions-0-unknown", "categories-99999-questions-0-prompt",
+])
+FORM_VALUES = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["", "1", "0", "-1", "2.5", "1e309", "nan", "inf", "a\nb", "a\n\na", "\n", "add-category",
+                     "remove-category-0", "add-question-0", "remove-question-0-0", "remove-question-9-9"]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(FORM_KEYS, FORM_VALUES), max_size=25))
+def test_form_parsing_never_crashes(items: list[tuple[str, str]]) -> None:
+    form = FormData(items)
+    draft = draft_from_form(form)
+    apply_action(draft, str(form.get("action", "")))
+
+    try:
+        definition = parse_definition(draft)
+    except RequestValidationError as exc:
+        assert exc.field
+        assert exc.message
+    else:
+        assert definition.categories
+        assert all(category.questions for category in definition.categories)
 
 
 # ---- the pages, against one running stack ------------------------------------------------
@@ -325,19 +363,19 @@ async def test_edit_replaces_questions_while_unused(stack: Stack, key: str) -> N
 
 
 @shared_loop
-async def test_edit_structure_refused_once_used(stack: Stack, key: str) -> None:
+async def test_edit_structure_rejected_once_used(stack: Stack, key: str) -> None:
     created = await create(stack, "In use")
     assessment_id = await order(stack, key, created.id)
     question_ids = [question.id for category in created.categories for question in category.questions]
     raw = sample("In use")
     raw["categories"][0]["questions"][0]["correct_option"] = "2"
 
-    refused = await post(stack, f"{PREFIX}/{created.id}", form_fields(raw))
+    rejected = await post(stack, f"{PREFIX}/{created.id}", form_fields(raw))
 
-    assert refused.status_code == 409
-    assert "1 assessment already uses this type" in refused.text
-    assert "Duplicate as a new version" in refused.text
-    assert 'data-testid="save-as-new-version"' in refused.text
+    assert rejected.status_code == 409
+    assert "1 assessment already uses this type" in rejected.text
+    assert "Duplicate as a new version" in rejected.text
+    assert 'data-testid="save-as-new-version"' in rejected.text
     unchanged = await type_named(stack, "In use")
     assert [q.id for c in unchanged.categories for q in c.questions] == question_ids
     assert unchanged.categories[0].questions[0].correct_option == 0
@@ -373,9 +411,9 @@ async def test_save_as_new_version_retires_original(stack: Stack, key: str) -> N
     assert retired.id == original.id
     assert retired.retired_at is not None
     assert new_version.categories[0].questions[0].prompt == "Which keyword starts a goroutine in Go?"
-    shown = await listed(stack, key)
-    assert new_version.id in shown
-    assert original.id not in shown
+    listed_ids = await listed(stack, key)
+    assert new_version.id in listed_ids
+    assert original.id not in listed_ids
     assert await actions(stack, original.id) == ["assessment_type_created", "assessment_type_retired"]
     assert await actions(stack, new_version.id) == ["assessment_type_duplicated"]
 
@@ -439,7 +477,7 @@ async def test_retire_and_restore(stack: Stack, key: str) -> None:
 
 
 @shared_loop
-async def test_restore_refused_when_name_taken(stack: Stack, key: str) -> None:
+async def test_restore_rejected_when_name_taken(stack: Stack, key: str) -> None:
     first = await create(stack, "Taken name")
     await post(stack, f"{PREFIX}/{first.id}/retire")
     await create(stack, "Taken name")
@@ -539,3 +577,51 @@ async def test_started_assessment_on_retired_type_finishes(stack: Stack, key: st
     report = await stack.admin.client.get(f"/reports/{assessment_id}")
     assert report.status_code == 200
     assert "Retired midway" in report.text
+
+
+# ---- the command line --------------------------------------------------------------------
+
+
+async def test_cli_lists_assessment_types(tmp_path: Path) -> None:
+    cli = Cli(langos_env(tmp_path))
+    code, _out, err = await cli("workspace", "acme", "--demo-assessments")
+    assert code == 0, err
+
+    code, out, err = await cli("assessment-types", "--workspace", "acme", "--json")
+
+    assert code == 0, err
+    rows = json.loads(out)
+    assert [row["name"] for row in rows] == [
+        "Backend Python (30 min)", "Frontend fundamentals (20 min)", "SQL essentials (15 min)",
+    ]
+    assert rows[0]["status"] == "active"
+    assert rows[0]["questions"] == 7
+    assert rows[0]["assessments"] == 0
+
+
+@shared_loop
+async def test_update_rejects_when_answers_arrived_meanwhile(stack: Stack, key: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    created = await create(stack, "Answered meanwhile")
+    assessment_id = await order(stack, key, created.id)
+    question = created.categories[0].questions[0]
+    async with stack.langos.state.host.session() as session:
+        session.add(Answer(assessment_id=assessment_id, question_id=question.id, selected_option=0))
+        await session.commit()
+    # The count of assessments reads 0, as it would just before the first order was committed.
+    monkeypatch.setattr(assessment_types, "count_assessments", _no_assessments)
+    raw = sample("Answered meanwhile")
+    raw["categories"][0]["questions"][0]["prompt"] = "Reworded"
+
+    async with stack.langos.state.host.session() as session:
+        stored = await assessment_types.get_type(session, created.workspace_id, created.id)
+        with pytest.raises(assessment_types.StructureLocked, match="Duplicate as a new version"):
+            await assessment_types.update_type(session, stored, parse_definition(raw))
+        await session.rollback()
+
+    unchanged = await type_named(stack, "Answered meanwhile")
+    assert unchanged.categories[0].questions[0].id == question.id
+    assert unchanged.categories[0].questions[0].prompt == "Which keyword starts a goroutine?"
+
+
+async def _no_assessments(session: object, type_id: str) -> int:
+    return 0
