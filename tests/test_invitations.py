@@ -283,7 +283,7 @@ async def test_extend_reopens_expired_invitation(web: Web) -> None:
 async def test_extend_rejected_after_newer_order(web: Web) -> None:
     assessment_id, _ = await order_assessment(web.app, web.seeded)
     await set_columns(web.app, assessment_id, expires_at=utcnow() - DAY)
-    await expire_now(web.app)
+    # The repeated order expires the old invitation itself, before any sweep.
     newer_id, _ = await order_assessment(web.app, web.seeded)
     csrf = await signed_in_admin(web, assessment_id)
 
@@ -292,6 +292,7 @@ async def test_extend_rejected_after_newer_order(web: Web) -> None:
     assert newer_id != assessment_id
     assert f"The ATS has ordered a newer assessment ({newer_id})" in page.text
     assert (await load(web, assessment_id)).status == "expired"
+    assert [row.event for row in await deliveries(web.app, assessment_id)] == ["expired"]
     assert await audit_actions(web.app, assessment_id) == []
 
 
