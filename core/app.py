@@ -31,6 +31,7 @@ from .metrics import RequestMetrics, metrics_endpoint
 from .plugins import build_plugin_manager
 from .web import assessment_actions, audit_pages, auth, candidate, engine_api, errors, reports, settings_pages, team
 from .web import assessment_types_pages
+from .web import email_pages
 from .web.security import RequestBodyLimit, SecurityHeaders
 
 logger = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ def create_app(
         *settings_pages.routes(),
         *audit_pages.routes(),
         *team.routes(),
+        *email_pages.routes(),
         *assessment_types_pages.routes(),
         *reports.routes(),
         *assessment_actions.routes(),

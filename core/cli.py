@@ -406,7 +406,9 @@ async def cmd_emails(settings: Settings, args: argparse.Namespace) -> None:
     if not emails:
         print("no emails")
     for message in emails:
-        print(f"--- {message.created_at.isoformat(timespec='seconds')}  to {message.recipient}  [{message.status}]")
+        print(f"--- {message.created_at.isoformat(timespec='seconds')}  {message.kind} to {message.recipient}  [{message.status}]")
+        if message.last_error:
+            print(f"Last error: {message.last_error}")
         print(f"Subject: {message.subject}\n\n{message.body_text}")
 
 

@@ -34,10 +34,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 
 from . import metrics
+from .email_outcomes import record_email_failed, record_email_sent
 from .engine import complete_overdue
 from .invitations import expire_due, send_due_reminders
 from .exceptions import CredentialRejected, UpstreamError
 from .models import Assessment, Delivery, DeliveryAttempt, Email, Integration, utcnow
+from .mail import MailDeliveryError
 from .crypto import Secret
 from .types import AssessmentUpdate, CategoryScore
 
@@ -480,29 +482,75 @@ class DeliveryWorker:
         return len(ids)
 
     async def _send_email(self, email_id: str) -> None:
+        """Send one claimed email and record the outcome.
+
+        Permanent failures (a 5xx reply, an invalid address) fail the email at once;
+        temporary ones are retried with backoff up to ``EMAIL_MAX_ATTEMPTS`` attempts. The
+        email's state, the assessment's ``invitation_status``, its timeline event and the
+        update for the ATS are written in one transaction after the send.
+        """
         async with self.host.session() as session:
             message = await session.get(Email, email_id)
             if message is None or message.status != "pending" or message.claimed_by != self.name:
                 return
+            # Detached so no transaction stays open during the network call.
+            session.expunge(message)
+
+        failure: MailDeliveryError | None = None
+        try:
+            await self.host.mail.send(message)
+        except MailDeliveryError as exc:
+            failure = exc
+        except OSError as exc:
+            failure = MailDeliveryError(f"Sending failed: {type(exc).__name__}: {exc}", permanent=False)
+        except Exception as exc:
+            logger.exception("email %s of assessment %s raised an unexpected error", message.id, message.assessment_id)
+            failure = MailDeliveryError(f"Sending failed with an unexpected error: {type(exc).__name__}", permanent=False)
+
+        # A concurrent change of the same assessment can take the update's sequence number
+        # first; the outcome is then recorded again in a fresh transaction.
+        for _ in range(3):
+            try:
+                await self._record_email(email_id, failure)
+                return
+            except IntegrityError:
+                logger.info("recording the outcome of email %s clashed with a concurrent change; trying again", email_id)
+        logger.error("could not record the outcome of email %s; it is sent again once its claim expires", email_id)
+
+    async def _record_email(self, email_id: str, failure: MailDeliveryError | None) -> None:
+        async with self.host.session() as session:
+            message = await session.get(Email, email_id)
+            if message is None:
+                return
+            now = utcnow()
             message.attempts += 1
             message.claimed_by = None
             message.claimed_until = None
-            try:
-                await self.host.mail.send(message)
-            except OSError as exc:
-                message.last_error = f"{type(exc).__name__}: {exc}"
-                if message.attempts >= EMAIL_MAX_ATTEMPTS:
-                    message.status = "failed"
-                    logger.error("email %s to %s failed for good: %s", message.id, message.recipient, message.last_error)
-                else:
-                    delay = self._delay(message.attempts)
-                    message.next_attempt_at = utcnow() + dt.timedelta(seconds=delay)
-                    logger.warning("email %s failed (attempt %d): %s; retrying in %.1f s",
-                                   message.id, message.attempts, message.last_error, delay)
-            else:
+            delay = None
+
+            if failure is None:
                 message.status = "sent"
-                message.sent_at = utcnow()
+                message.sent_at = now
+                message.last_error = None
+                await record_email_sent(session, message, now)
+            elif failure.permanent or message.attempts >= EMAIL_MAX_ATTEMPTS:
+                message.status = "failed"
+                message.last_error = failure.reason
+                await record_email_failed(session, message, failure.reason, now)
+            else:
+                delay = self._delay(message.attempts)
+                message.next_attempt_at = now + dt.timedelta(seconds=delay)
+                message.last_error = failure.reason
             await session.commit()
+
+        if failure is None:
+            logger.info("email %s (%s) of assessment %s sent", message.id, message.kind, message.assessment_id)
+        elif delay is None:
+            logger.error("email %s (%s) of assessment %s failed after %d attempt(s): %s",
+                         message.id, message.kind, message.assessment_id, message.attempts, failure.reason)
+        else:
+            logger.warning("email %s (%s) of assessment %s failed (attempt %d): %s; retrying in %.1f s",
+                           message.id, message.kind, message.assessment_id, message.attempts, failure.reason, delay)
 
 
 async def retry_delivery(session: AsyncSession, workspace_id: str, delivery_id: str) -> Delivery | None:

@@ -20,8 +20,11 @@ from typing import Any
 import jinja2
 from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .exceptions import RequestValidationError
+from .models import EmailTemplate, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +87,7 @@ class RenderedEmail:
     body_html: str
 
 
-# The longest string or list a template may build with ``*``, and the largest exponent of ``**``.
+# The maximum length of a string or list built with ``*``, and the maximum exponent of ``**``.
 MAX_REPEATED_LENGTH = 10_000
 MAX_EXPONENT = 100
 
@@ -96,12 +99,12 @@ class TemplateSandbox(SandboxedEnvironment):
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
-            raise SecurityError(f"an exponent above {MAX_EXPONENT} is not allowed")
+            raise SecurityError(f"an exponent above {MAX_EXPONENT}")
         if operator == "*":
             for sequence, count in ((left, right), (right, left)):
                 if isinstance(sequence, (str, list, tuple)) and isinstance(count, int):
                     if len(sequence) * count > MAX_REPEATED_LENGTH:
-                        raise SecurityError(f"repeating a value to more than {MAX_REPEATED_LENGTH} items is not allowed")
+                        raise SecurityError(f"repeating a value to more than {MAX_REPEATED_LENGTH} items")
         return super().call_binop(context, operator, left, right)
 
 
@@ -290,3 +293,41 @@ def _line_of(exc: BaseException) -> str:
         if frame.filename == "<template>" and frame.lineno is not None:
             return f", line {frame.lineno}"
     return ""
+
+
+# Stored templates
+
+
+async def stored_template(session: AsyncSession, workspace_id: str, kind: str, language: str) -> EmailTemplate | None:
+    """Return the workspace's own template for ``kind`` in ``language``, or None when it uses the default."""
+    return await session.scalar(
+        select(EmailTemplate).where(
+            EmailTemplate.workspace_id == workspace_id, EmailTemplate.kind == kind, EmailTemplate.language == language
+        )
+    )
+
+
+async def save_template(
+    session: AsyncSession, workspace_id: str, kind: str, language: str, source: TemplateSource, actor: str
+) -> EmailTemplate:
+    """Store a validated template as the workspace's wording, replacing an earlier one; the caller commits."""
+    template = await stored_template(session, workspace_id, kind, language)
+    if template is None:
+        template = EmailTemplate(workspace_id=workspace_id, kind=kind, language=language)
+        session.add(template)
+    template.subject = source.subject
+    template.body = source.body
+    template.updated_by = actor
+    template.updated_at = utcnow()
+    await session.flush()
+    return template
+
+
+async def reset_template(session: AsyncSession, workspace_id: str, kind: str, language: str) -> bool:
+    """Delete the workspace's template so the built-in default applies; return whether there was one."""
+    result = await session.execute(
+        delete(EmailTemplate).where(
+            EmailTemplate.workspace_id == workspace_id, EmailTemplate.kind == kind, EmailTemplate.language == language
+        )
+    )
+    return bool(result.rowcount)

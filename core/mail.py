@@ -10,21 +10,45 @@ from __future__ import annotations
 import asyncio
 import email.message
 import logging
+import re
 import smtplib
 from typing import Any, Protocol
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .config import MailSettings
-from .email_templates import DEFAULT_LANGUAGE, KINDS, TemplateSource, default_template, format_expiry, render_email
-from .models import Assessment, AssessmentType, Email, EmailTemplate, Workspace
+from .email_templates import (
+    DEFAULT_LANGUAGE,
+    KINDS,
+    TemplateSource,
+    default_template,
+    format_expiry,
+    render_email,
+    stored_template,
+)
+from .models import Assessment, AssessmentType, Email, Workspace
 
 logger = logging.getLogger(__name__)
 
 
+class MailDeliveryError(Exception):
+    """Sending an email failed; ``reason`` is a plain sentence fit for admins and the ATS.
+
+    ``permanent`` is True when sending the same email again cannot succeed: the server
+    rejected the recipient, the sender or the message with a 5xx reply, or the address is
+    invalid. Connection errors, timeouts and 4xx replies are temporary.
+    """
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
 class MailBackend(Protocol):
-    async def send(self, message: Email) -> None: ...
+    async def send(self, message: Email) -> None:
+        """Send ``message``; raise ``MailDeliveryError`` or ``OSError`` when that fails."""
+        ...
 
 
 class LogMailBackend:
@@ -43,21 +67,93 @@ class SmtpMailBackend:
 
     def _send_blocking(self, message: Email) -> None:
         settings = self.settings
-        outgoing = email.message.EmailMessage()
-        outgoing["From"] = settings.sender
+        check_address(message.recipient)
+        outgoing = build_message(message, settings.sender)
+
+        try:
+            with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout) as client:
+                if settings.smtp_starttls:
+                    client.starttls()
+                if settings.smtp_username and settings.smtp_password:
+                    client.login(settings.smtp_username, settings.smtp_password)
+                client.send_message(outgoing)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise classify_smtp_error(exc, message.recipient) from exc
+        logger.info("email %s sent to %s through %s:%s", message.id, message.recipient, settings.smtp_host, settings.smtp_port)
+
+
+# A deliberately loose check: one "@" with text on both sides and no whitespace. The mail
+# server has the final word, and its refusal is reported as a permanent failure.
+_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+")
+
+
+def check_address(address: str) -> None:
+    """Raise a permanent ``MailDeliveryError`` when ``address`` cannot be an email address."""
+    if not _ADDRESS.fullmatch(address or ""):
+        raise MailDeliveryError(f"The address {address!r} is not a valid email address.", permanent=True)
+
+
+def build_message(message: Email, sender: str) -> email.message.EmailMessage:
+    """Build the outgoing message: plain text, plus an HTML alternative when the email has one."""
+    outgoing = email.message.EmailMessage()
+    try:
+        outgoing["From"] = sender
         outgoing["To"] = message.recipient
         outgoing["Subject"] = message.subject
-        outgoing.set_content(message.body_text)
-        if message.body_html:
-            outgoing.add_alternative(message.body_html, subtype="html")
+    except ValueError as exc:
+        raise MailDeliveryError(f"The email's headers are invalid: {exc}", permanent=True) from exc
+    outgoing.set_content(message.body_text)
+    if message.body_html:
+        outgoing.add_alternative(message.body_html, subtype="html")
+    return outgoing
 
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout) as client:
-            if settings.smtp_starttls:
-                client.starttls()
-            if settings.smtp_username and settings.smtp_password:
-                client.login(settings.smtp_username, settings.smtp_password)
-            client.send_message(outgoing)
-        logger.info("email %s sent to %s through %s:%s", message.id, message.recipient, settings.smtp_host, settings.smtp_port)
+
+def _reply(code: int, text: bytes | str) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    return f"{code} {' '.join(text.split())}".strip()
+
+
+def classify_smtp_error(exc: BaseException, recipient: str) -> MailDeliveryError:
+    """Turn an ``smtplib`` or socket error into a ``MailDeliveryError`` with a plain reason.
+
+    Replies with a 5xx code are permanent; 4xx replies, timeouts and connection errors are
+    temporary. The reason quotes the server's reply and never the SMTP credentials.
+    """
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        code, text = exc.recipients.get(recipient) or next(iter(exc.recipients.values()), (550, b""))
+        return MailDeliveryError(
+            f"The mail server refused the address {recipient}: {_reply(code, text)}", permanent=code >= 500
+        )
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        return MailDeliveryError(
+            f"The mail server refused the sender address {exc.sender}: {_reply(exc.smtp_code, exc.smtp_error)}",
+            permanent=exc.smtp_code >= 500,
+        )
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return MailDeliveryError(
+            f"The mail server rejected the SMTP username or password: {_reply(exc.smtp_code, exc.smtp_error)}",
+            permanent=exc.smtp_code >= 500,
+        )
+    if isinstance(exc, smtplib.SMTPDataError):
+        return MailDeliveryError(
+            f"The mail server rejected the message: {_reply(exc.smtp_code, exc.smtp_error)}",
+            permanent=exc.smtp_code >= 500,
+        )
+    if isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 400:
+        return MailDeliveryError(
+            f"The mail server replied with an error: {_reply(exc.smtp_code, exc.smtp_error)}",
+            permanent=exc.smtp_code >= 500,
+        )
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return MailDeliveryError(f"The mail server does not support a required feature: {exc}", permanent=True)
+    if isinstance(exc, TimeoutError):
+        return MailDeliveryError("The mail server did not reply in time.", permanent=False)
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return MailDeliveryError("The mail server closed the connection unexpectedly.", permanent=False)
+    if isinstance(exc, OSError):
+        return MailDeliveryError(f"Could not reach the mail server: {exc.strerror or exc}", permanent=False)
+    return MailDeliveryError(f"Sending failed: {type(exc).__name__}: {exc}", permanent=False)
 
 
 def create_backend(settings: MailSettings) -> MailBackend:
@@ -82,13 +178,7 @@ async def queue_candidate_email(session: AsyncSession, assessment: Assessment, k
 
     language = assessment.language or DEFAULT_LANGUAGE
     variables = await candidate_variables(session, assessment, link)
-    stored = await session.scalar(
-        select(EmailTemplate).where(
-            EmailTemplate.workspace_id == assessment.workspace_id,
-            EmailTemplate.kind == kind,
-            EmailTemplate.language == language,
-        )
-    )
+    stored = await stored_template(session, assessment.workspace_id, kind, language)
     rendered = None
     if stored is not None:
         try:

@@ -18,7 +18,10 @@ async def start_one(stack: Stack, candidate: int = 0) -> str:
     started = (await stack.http.post(
         stack.ashby_url + "/_fake/langos/start", json={"candidate": candidate, "assessment_type_id": type_id}
     )).json()
-    return started["body"]["results"]["assessment_id"]
+    assessment_id = started["body"]["results"]["assessment_id"]
+    # The sent invitation email queues an "invited" update; the tests begin once Ashby has it.
+    await wait_for(lambda: invitation_updates(stack, assessment_id))
+    return assessment_id
 
 
 async def candidate_starts(stack: Stack, assessment_id: str) -> None:
@@ -37,8 +40,13 @@ async def candidate_completes(stack: Stack, assessment_id: str) -> None:
 
 
 async def deliveries(stack: Stack, assessment_id: str) -> list[Delivery]:
+    """Return the assessment's deliveries after the invitation's, which ``start_one`` waits for."""
     async with stack.langos.state.host.session() as session:
-        rows = await session.scalars(select(Delivery).where(Delivery.assessment_id == assessment_id).order_by(Delivery.created_at))
+        rows = await session.scalars(
+            select(Delivery)
+            .where(Delivery.assessment_id == assessment_id, Delivery.event != "invited")
+            .order_by(Delivery.created_at)
+        )
         return list(rows)
 
 
@@ -52,8 +60,23 @@ async def all_delivered(stack: Stack, assessment_id: str) -> list[Delivery]:
     return await wait_for(done)
 
 
+def _status_of(body: dict) -> str | None:
+    return body.get("assessment_status", {}).get("value")
+
+
+def invitation_updates(stack: Stack, assessment_id: str) -> list[dict]:
+    return [
+        u.body for u in stack.ashby.state.fake.updates
+        if u.assessment_id == assessment_id and u.accepted and _status_of(u.body) == "Invited"
+    ]
+
+
 def accepted(stack: Stack, assessment_id: str) -> list[dict]:
-    return [u.body for u in stack.ashby.state.fake.updates if u.assessment_id == assessment_id and u.accepted]
+    """Return the updates Ashby accepted for the assessment, except the invitation's."""
+    return [
+        u.body for u in stack.ashby.state.fake.updates
+        if u.assessment_id == assessment_id and u.accepted and _status_of(u.body) != "Invited"
+    ]
 
 
 async def test_server_errors_are_retried(stack: Stack) -> None:
@@ -168,7 +191,7 @@ async def test_retries_exhausted_dead_letter(stack: Stack) -> None:
     [delivery] = await deliveries(stack, assessment_id)
     assert delivery.attempts == 3
     assert (await integration_status(stack)).status == "connected"
-    page = await stack.admin.client.get("/settings/integrations/ashby/deliveries")
+    page = await stack.admin.client.get("/settings/integrations/ashby/deliveries?status=failed")
     assert page.text.count('data-testid="attempt"') == 3
     assert "503" in page.text
 

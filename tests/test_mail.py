@@ -63,8 +63,12 @@ async def test_invitation_is_sent_by_smtp(tmp_path: Path) -> None:
                 assert started.status_code == 200
 
             await wait_for(lambda: inbox.messages)
-            async with app.state.host.session() as session:
-                stored = await session.scalar(select(Email))
+
+            async def sent_email() -> Email | None:
+                async with app.state.host.session() as session:
+                    return await session.scalar(select(Email).where(Email.status == "sent"))
+
+            stored = await wait_for(sent_email)
     finally:
         await asyncio.to_thread(controller.stop)
 
