@@ -346,7 +346,8 @@ async def expire_invitation(session: AsyncSession, assessment: Assessment, *, no
     if result.rowcount != 1:
         return False
 
-    record_event(session, assessment, "expired", {"expires_at": expires_at.isoformat()}, at=expires_at)
+    # The report shows the expiry and the reason beside the timeline, so the event has no detail.
+    record_event(session, assessment, "expired", at=expires_at)
     await cancel_pending_emails(session, assessment.id)
     await queue_delivery(session, assessment, "expired", expires_at)
     logger.info("assessment %s expired: its invitation expired at %s", assessment.id, expires_at.isoformat())

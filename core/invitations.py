@@ -227,7 +227,6 @@ async def extend(
         await _check_no_newer_order(session, assessment)
 
     expires_at = max(now, assessment.expires_at or now) + dt.timedelta(days=days)
-    previous = assessment.expires_at
     assessment.expires_at = expires_at
     assessment.reminder_sent_at = None
     if reopened:
@@ -237,10 +236,7 @@ async def extend(
         await _flush_reopened(session, assessment)
         await queue_candidate_email(session, assessment, "invitation", _issue_token(assessment, public_url))
 
-    detail = {"by": actor, "days": days, "expires_at": expires_at.isoformat()}
-    if previous is not None:
-        detail["previous_expires_at"] = previous.isoformat()
-    record_event(session, assessment, "extended", detail, at=now)
+    record_event(session, assessment, "extended", {"by": actor, "days": days, "expires_at": expires_at.isoformat()}, at=now)
     await queue_delivery(session, assessment, "invited", now)
     logger.info("invitation of assessment %s extended by %s days to %s by %s%s", assessment.id, days,
                 expires_at.isoformat(), actor, " and reopened" if reopened else "")
