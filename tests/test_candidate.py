@@ -6,21 +6,26 @@ unless ``LANGOS_REQUIRE_BROWSER=1`` turns the skip into a failure.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import shutil
+import uuid
 from pathlib import Path
 from typing import AsyncIterator
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+import pytest_asyncio
+from sqlalchemy import func, select, update
 
-from core.models import Answer, Assessment, Question, TimelineEvent
+from core.models import Answer, Assessment, Question, TimelineEvent, utcnow
+from core.web.candidate import MAX_FOCUS_EVENTS
 from tests.helpers_web import (
     Web,
     build_app,
     cancel,
+    client_for,
     csrf_in,
     open_web,
     order_assessment,
@@ -31,6 +36,7 @@ from tests.live import bind_loopback, serve
 
 INVALID_LINK = "This link is not valid. Check the link in your invitation email."
 CANCELLED = "This assessment was cancelled by the employer and can no longer be taken."
+EXPIRED = "This invitation has expired. Ask the employer to send a new one."
 BACK_LINK = "Back to the assessment"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -389,6 +395,309 @@ async def test_cancelled_link_refuses_submit(web: Web) -> None:
     assert CANCELLED in response.text
     assert BACK_LINK not in response.text
     assert submitted == 0
+
+
+# ---- focus events --------------------------------------------------------------------
+
+shared_loop = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Web]:
+    """One app for the tests below; each test orders its own assessment."""
+    async with open_web(tmp_path_factory.mktemp("candidate")) as running:
+        yield running
+
+
+async def order(web: Web) -> tuple[str, str]:
+    return await order_assessment(web.app, web.seeded, f"application-{uuid.uuid4().hex}")
+
+
+async def post_event(client: httpx.AsyncClient, token: str, csrf: str | None, kind: object) -> httpx.Response:
+    headers = {"X-CSRF-Token": csrf} if csrf is not None else {}
+    return await client.post(f"/take/{token}/events", json={"kind": kind}, headers=headers)
+
+
+async def add_timeline(web: Web, assessment_id: str, kind: str, at: dt.datetime, count: int = 1) -> None:
+    async with web.app.state.host.session() as session:
+        session.add_all(TimelineEvent(assessment_id=assessment_id, kind=kind, at=at) for _ in range(count))
+        await session.commit()
+
+
+async def set_fields(web: Web, assessment_id: str, **values: object) -> None:
+    async with web.app.state.host.session() as session:
+        await session.execute(update(Assessment).where(Assessment.id == assessment_id).values(**values))
+        await session.commit()
+
+
+@shared_loop
+async def test_focus_events_are_recorded(shared: Web) -> None:
+    assessment_id, token = await order(shared)
+    csrf = await start(shared.client, token)
+
+    lost = await post_event(shared.client, token, csrf, "focus_lost")
+    regained = await post_event(shared.client, token, csrf, "focus_regained")
+
+    assert lost.status_code == 200
+    assert lost.json() == {"recorded": True}
+    assert regained.json() == {"recorded": True}
+    kinds = await timeline_kinds(shared.app, assessment_id)
+    assert kinds[-2:] == ["focus_lost", "focus_regained"]
+
+
+@shared_loop
+async def test_focus_event_requires_csrf_header(shared: Web) -> None:
+    assessment_id, token = await order(shared)
+    await start(shared.client, token)
+
+    missing = await post_event(shared.client, token, None, "focus_lost")
+    wrong = await post_event(shared.client, token, "wrong", "focus_lost")
+
+    assert missing.status_code == 403
+    assert missing.json()["field"] == "csrf_token"
+    assert wrong.status_code == 403
+    assert "focus_lost" not in await timeline_kinds(shared.app, assessment_id)
+
+
+@pytest.mark.parametrize("kind", ["answer", "submitted", "", None, 3, ["focus_lost"]])
+@shared_loop
+async def test_focus_event_rejects_other_kinds(shared: Web, kind: object) -> None:
+    assessment_id, token = await order(shared)
+    csrf = await start(shared.client, token)
+
+    response = await post_event(shared.client, token, csrf, kind)
+
+    assert response.status_code == 422
+    assert response.json()["field"] == "kind"
+    assert "send one of focus_lost, focus_regained" in response.json()["error"]
+
+
+@shared_loop
+async def test_focus_event_rejects_invalid_json(shared: Web) -> None:
+    _, token = await order(shared)
+    csrf = await start(shared.client, token)
+
+    response = await shared.client.post(
+        f"/take/{token}/events", content=b"[1, 2", headers={"Content-Type": "application/json", "X-CSRF-Token": csrf}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["field"] == "body"
+
+
+@shared_loop
+async def test_focus_event_unknown_token_is_not_found(shared: Web) -> None:
+    response = await shared.client.post("/take/not-a-real-token/events", json={"kind": "focus_lost"})
+
+    assert response.status_code == 404
+    assert response.json()["error"] == INVALID_LINK
+
+
+@shared_loop
+async def test_focus_event_before_start_conflicts(shared: Web) -> None:
+    assessment_id, token = await order(shared)
+    csrf = csrf_in((await shared.client.get(f"/take/{token}")).text)
+
+    response = await post_event(shared.client, token, csrf, "focus_lost")
+
+    assert response.status_code == 409
+    assert response.json()["error"] == "Start the assessment first."
+
+
+@shared_loop
+async def test_focus_event_after_submit_conflicts(shared: Web) -> None:
+    assessment_id, token = await order(shared)
+    csrf = await start(shared.client, token)
+    await shared.client.post(f"/take/{token}/submit", data={"csrf_token": csrf})
+
+    response = await post_event(shared.client, token, csrf, "focus_lost")
+
+    assert response.status_code == 409
+    assert response.json()["error"] == "This assessment has already been submitted."
+    assert "focus_lost" not in await timeline_kinds(shared.app, assessment_id)
+
+
+@shared_loop
+async def test_focus_event_after_cancel_conflicts(shared: Web) -> None:
+    assessment_id, token = await order(shared)
+    csrf = await start(shared.client, token)
+    await cancel(shared.app, shared.seeded, assessment_id)
+
+    response = await post_event(shared.client, token, csrf, "focus_lost")
+
+    assert response.status_code == 409
+    assert response.json()["error"] == CANCELLED
+
+
+@shared_loop
+async def test_focus_event_after_expiry_conflicts(shared: Web) -> None:
+    assessment_id, token = await order(shared)
+    csrf = await start(shared.client, token)
+    await set_fields(shared, assessment_id, status="expired")
+
+    response = await post_event(shared.client, token, csrf, "focus_lost")
+
+    assert response.status_code == 409
+    assert response.json()["error"] == EXPIRED
+
+
+@shared_loop
+async def test_focus_event_after_time_limit_submits(shared: Web) -> None:
+    assessment_id, token = await order(shared)
+    csrf = await start(shared.client, token)
+    await set_fields(shared, assessment_id, started_at=utcnow() - dt.timedelta(minutes=31))
+
+    response = await post_event(shared.client, token, csrf, "focus_lost")
+    assessment = await load(shared, assessment_id)
+
+    assert response.status_code == 409
+    assert response.json()["error"] == "The time limit of 30 minutes has passed; your saved answers were submitted."
+    assert assessment.status == "completed"
+    assert "focus_lost" not in await timeline_kinds(shared.app, assessment_id)
+
+
+@shared_loop
+async def test_focus_event_limited_per_kind(shared: Web) -> None:
+    assessment_id, token = await order(shared)
+    csrf = await start(shared.client, token)
+    # A focus_lost event dated in the future is always less than a second old.
+    await add_timeline(shared, assessment_id, "focus_lost", utcnow() + dt.timedelta(minutes=5))
+
+    again = await post_event(shared.client, token, csrf, "focus_lost")
+    other_kind = await post_event(shared.client, token, csrf, "focus_regained")
+
+    assert again.status_code == 429
+    assert "at most once per second" in again.json()["error"]
+    assert other_kind.status_code == 200
+    assert (await timeline_kinds(shared.app, assessment_id)).count("focus_lost") == 1
+
+
+@shared_loop
+async def test_focus_events_capped_per_assessment(shared: Web) -> None:
+    assessment_id, token = await order(shared)
+    csrf = await start(shared.client, token)
+    await add_timeline(shared, assessment_id, "focus_regained", utcnow() - dt.timedelta(hours=1), MAX_FOCUS_EVENTS)
+
+    response = await post_event(shared.client, token, csrf, "focus_lost")
+
+    assert response.status_code == 429
+    assert response.json()["error"] == "Too many focus events for this assessment; no more are recorded."
+    assert "focus_lost" not in await timeline_kinds(shared.app, assessment_id)
+
+
+@shared_loop
+async def test_focus_script_is_served(shared: Web) -> None:
+    _, token = await order(shared)
+    await start(shared.client, token)
+
+    page = await shared.client.get(f"/take/{token}")
+    script = await shared.client.get("/static/answers.js")
+
+    assert f'data-events-url="/take/{token}/events"' in page.text
+    assert "visibilitychange" in script.text
+    assert "focus_lost" in script.text
+
+
+# ---- why a closed assessment accepts nothing ---------------------------------------------
+
+
+@shared_loop
+async def test_welcome_mentions_focus_tracking(shared: Web) -> None:
+    _, token = await order(shared)
+
+    response = await shared.client.get(f"/take/{token}")
+
+    assert "switched to another tab or window" in response.text
+
+
+@shared_loop
+async def test_cancelled_page_says_withdrawn(shared: Web) -> None:
+    assessment_id, token = await order(shared)
+    csrf = await start(shared.client, token)
+    await cancel(shared.app, shared.seeded, assessment_id)
+
+    page = await shared.client.get(f"/take/{token}")
+    submitted = await shared.client.post(f"/take/{token}/submit", data={"csrf_token": csrf})
+
+    assert "<h1>Assessment withdrawn</h1>" in page.text
+    assert "<h1>Assessment withdrawn</h1>" in submitted.text
+    assert CANCELLED in submitted.text
+
+
+@shared_loop
+async def test_expired_status_explains_on_every_path(shared: Web) -> None:
+    assessment_id, token = await order(shared)
+    question = (await questions_by_category(shared, assessment_id))["Python"][0]
+    csrf = await start(shared.client, token)
+    await set_fields(shared, assessment_id, status="expired")
+
+    page = await shared.client.get(f"/take/{token}")
+    answer = await save(shared.client, token, csrf, question.id, 1)
+    submitted = await shared.client.post(f"/take/{token}/submit", data={"csrf_token": csrf})
+
+    assert page.status_code == 410
+    assert "<h1>Invitation expired</h1>" in page.text
+    assert EXPIRED in page.text
+    assert answer.status_code == 409
+    assert answer.json()["error"] == EXPIRED
+    assert submitted.status_code == 409
+    assert "<h1>Invitation expired</h1>" in submitted.text
+    assert BACK_LINK not in submitted.text
+
+
+@shared_loop
+async def test_invitation_past_expiry_cannot_start(shared: Web) -> None:
+    assessment_id, token = await order(shared)
+    csrf = csrf_in((await shared.client.get(f"/take/{token}")).text)
+    await set_fields(shared, assessment_id, expires_at=utcnow() - dt.timedelta(minutes=1))
+
+    page = await shared.client.get(f"/take/{token}")
+    started = await shared.client.post(f"/take/{token}/start", data={"csrf_token": csrf})
+
+    assert page.status_code == 410
+    assert EXPIRED in page.text
+    assert started.status_code == 409
+    assert EXPIRED in started.text
+    assert (await load(shared, assessment_id)).status == "invited"
+
+
+@shared_loop
+async def test_time_limit_page_says_answers_submitted(shared: Web) -> None:
+    assessment_id, token = await order(shared)
+    csrf = await start(shared.client, token)
+    await set_fields(shared, assessment_id, started_at=utcnow() - dt.timedelta(minutes=31))
+
+    submitted = await shared.client.post(f"/take/{token}/submit", data={"csrf_token": csrf})
+    page = await shared.client.get(f"/take/{token}")
+
+    assert submitted.status_code == 409
+    assert "<h1>Answers submitted</h1>" in submitted.text
+    assert "The time limit of 30 minutes has passed; your saved answers were submitted." in submitted.text
+    assert "<h1>Time limit reached</h1>" in page.text
+    assert "The time limit of 30 minutes ran out, and your answers were submitted as you saved them." in page.text
+
+
+# ---- opening the link --------------------------------------------------------------------
+
+
+@shared_loop
+async def test_take_records_each_new_browser_session(shared: Web) -> None:
+    assessment_id, token = await order(shared)
+    await shared.client.get(f"/take/{token}")
+    # Date the first opening two seconds back, past the limit for new browser sessions.
+    async with shared.app.state.host.session() as session:
+        await session.execute(
+            update(TimelineEvent)
+            .where(TimelineEvent.assessment_id == assessment_id, TimelineEvent.kind == "opened")
+            .values(at=utcnow() - dt.timedelta(seconds=2))
+        )
+        await session.commit()
+
+    async with client_for(shared.app) as other_browser:
+        await other_browser.get(f"/take/{token}")
+    await shared.client.get(f"/take/{token}")
+
+    assert (await timeline_kinds(shared.app, assessment_id)).count("opened") == 2
 
 
 @pytest.fixture

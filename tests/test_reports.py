@@ -13,12 +13,14 @@ import os
 import re
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any, AsyncIterator
 from urllib.parse import quote
 
 import httpx
 import pytest
+import pytest_asyncio
 from sqlalchemy import update
 
 from core import engine
@@ -788,6 +790,20 @@ async def test_report_replay_controls_in_browser(tmp_path: Path, chromium: Any) 
 
 # ---- pass mark, chart, focus and the full timeline -------------------------------------
 
+shared_loop = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Web]:
+    """One app with a signed-in admin for the tests below; each test orders its own assessments."""
+    async with open_web(tmp_path_factory.mktemp("reports")) as running:
+        await sign_in(running.client, running.seeded.admin_email)
+        yield running
+
+
+async def order(web: Web) -> tuple[str, str]:
+    return await order_assessment(web.app, web.seeded, f"application-{uuid.uuid4().hex}")
+
 
 async def add_events(web: Web, assessment_id: str, events: list[tuple[str, int, dict[str, Any] | None]]) -> None:
     """Record (kind, seconds after the assessment started, detail) events on its timeline."""
@@ -799,20 +815,20 @@ async def add_events(web: Web, assessment_id: str, events: list[tuple[str, int, 
         await session.commit()
 
 
-async def complete_with_pass_mark(web: Web, pass_mark: float, application_id: str = "application-1") -> str:
+async def complete_with_pass_mark(web: Web, pass_mark: float) -> str:
     """Complete an assessment with the pass mark set, scoring 29.1% (Python 33.3, HTTP 50, Databases 0)."""
-    assessment_id, _ = await order_assessment(web.app, web.seeded, application_id)
+    assessment_id, _ = await order(web)
     await set_fields(web, assessment_id, pass_mark=pass_mark)
     await complete_with_answers(web, assessment_id, {"Python": 1, "HTTP": 1, "Databases": 0})
     return assessment_id
 
 
-async def test_report_shows_passed_against_pass_mark(web: Web) -> None:
-    assessment_id = await complete_with_pass_mark(web, 25.0)
-    await sign_in(web.client, web.seeded.admin_email)
+@shared_loop
+async def test_report_shows_passed_against_pass_mark(shared: Web) -> None:
+    assessment_id = await complete_with_pass_mark(shared, 25.0)
 
-    response = await web.client.get(f"/reports/{assessment_id}")
-    report = (await web.client.get(f"/reports/{assessment_id}.json")).json()
+    response = await shared.client.get(f"/reports/{assessment_id}")
+    report = (await shared.client.get(f"/reports/{assessment_id}.json")).json()
 
     assert 'data-testid="result">Passed<' in response.text
     assert "Pass mark 25%:" in response.text
@@ -825,13 +841,13 @@ async def test_report_shows_passed_against_pass_mark(web: Web) -> None:
     assert report["result_label"] == "Passed"
 
 
-async def test_report_shows_failed_in_page_json_and_pdf(web: Web, tmp_path: Path) -> None:
-    assessment_id = await complete_with_pass_mark(web, 60.0)
-    await sign_in(web.client, web.seeded.admin_email)
+@shared_loop
+async def test_report_shows_failed_in_page_json_and_pdf(shared: Web, tmp_path: Path) -> None:
+    assessment_id = await complete_with_pass_mark(shared, 60.0)
 
-    page = await web.client.get(f"/reports/{assessment_id}")
-    report = (await web.client.get(f"/reports/{assessment_id}.json")).json()
-    pdf = await web.client.get(f"/reports/{assessment_id}.pdf")
+    page = await shared.client.get(f"/reports/{assessment_id}")
+    report = (await shared.client.get(f"/reports/{assessment_id}.json")).json()
+    pdf = await shared.client.get(f"/reports/{assessment_id}.pdf")
 
     assert 'data-testid="result">Failed<' in page.text
     assert 'class="chart-row chart-overall chart-failed"' in page.text
@@ -846,12 +862,12 @@ async def test_report_shows_failed_in_page_json_and_pdf(web: Web, tmp_path: Path
     assert re.search(r"0\s+20\s+40\s+60\s+80\s+100", text)
 
 
-async def test_report_pdf_without_pass_mark(web: Web, tmp_path: Path) -> None:
-    assessment_id, _ = await order_assessment(web.app, web.seeded)
-    await complete_with_answers(web, assessment_id, {"Python": 1})
-    await sign_in(web.client, web.seeded.admin_email)
+@shared_loop
+async def test_report_pdf_without_pass_mark(shared: Web, tmp_path: Path) -> None:
+    assessment_id, _ = await order(shared)
+    await complete_with_answers(shared, assessment_id, {"Python": 1})
 
-    pdf = await web.client.get(f"/reports/{assessment_id}.pdf")
+    pdf = await shared.client.get(f"/reports/{assessment_id}.pdf")
 
     text = pdf_text(pdf.content, tmp_path)
     assert "No pass mark for this assessment type" in text
@@ -860,11 +876,12 @@ async def test_report_pdf_without_pass_mark(web: Web, tmp_path: Path) -> None:
     assert "0 of 30 minutes" in text
 
 
-async def test_report_labels_every_event_kind(web: Web) -> None:
-    assessment_id, _ = await order_assessment(web.app, web.seeded)
-    await complete_with_answers(web, assessment_id, {})
+@shared_loop
+async def test_report_labels_every_event_kind(shared: Web) -> None:
+    assessment_id, _ = await order(shared)
+    await complete_with_answers(shared, assessment_id, {})
     await add_events(
-        web,
+        shared,
         assessment_id,
         [
             ("invitation_sent", 1, {"email": "ada@example.com"}),
@@ -878,10 +895,9 @@ async def test_report_labels_every_event_kind(web: Web) -> None:
             ("cancelled", 11, {"by": "ats"}),
         ],
     )
-    await sign_in(web.client, web.seeded.admin_email)
 
-    page = await web.client.get(f"/reports/{assessment_id}")
-    timeline = (await web.client.get(f"/reports/{assessment_id}.json")).json()["timeline"]
+    page = await shared.client.get(f"/reports/{assessment_id}")
+    timeline = (await shared.client.get(f"/reports/{assessment_id}.json")).json()["timeline"]
 
     labels = {entry["kind"]: (entry["label"], entry["detail"]) for entry in timeline}
     assert labels["invitation_sent"] == ("Invitation sent", "to ada@example.com")
@@ -897,13 +913,13 @@ async def test_report_labels_every_event_kind(web: Web) -> None:
         assert f"<strong>{label}</strong>" in page.text
 
 
-async def test_report_marks_changed_answers(web: Web) -> None:
-    assessment_id, token = await order_assessment(web.app, web.seeded)
-    await answer_as_candidate(web, token, [(1, 0), (4, 1), (1, 1)])
-    await sign_in(web.client, web.seeded.admin_email)
+@shared_loop
+async def test_report_marks_changed_answers(shared: Web) -> None:
+    assessment_id, token = await order(shared)
+    await answer_as_candidate(shared, token, [(1, 0), (4, 1), (1, 1)])
 
-    page = await web.client.get(f"/reports/{assessment_id}")
-    timeline = (await web.client.get(f"/reports/{assessment_id}.json")).json()["timeline"]
+    page = await shared.client.get(f"/reports/{assessment_id}")
+    timeline = (await shared.client.get(f"/reports/{assessment_id}.json")).json()["timeline"]
 
     answers = [(entry["label"], entry["detail"]) for entry in timeline if entry["kind"] == "answer"]
     assert answers == [
@@ -916,16 +932,17 @@ async def test_report_marks_changed_answers(web: Web) -> None:
     assert "replay-previous-option" not in steps[0]
 
 
-async def test_report_sums_time_away(web: Web) -> None:
-    assessment_id, _ = await order_assessment(web.app, web.seeded)
-    async with web.app.state.host.session() as session:
+@shared_loop
+async def test_report_sums_time_away(shared: Web) -> None:
+    assessment_id, _ = await order(shared)
+    async with shared.app.state.host.session() as session:
         assessment = await session.get(Assessment, assessment_id)
         assert assessment is not None
         await engine.begin(session, assessment)
         await session.commit()
     # Away 40 s, then 5 s, then from 100 s until the page is opened again at 130 s.
     await add_events(
-        web,
+        shared,
         assessment_id,
         [
             ("focus_lost", 10, None),
@@ -936,10 +953,9 @@ async def test_report_sums_time_away(web: Web) -> None:
             ("opened", 130, None),
         ],
     )
-    await sign_in(web.client, web.seeded.admin_email)
 
-    page = await web.client.get(f"/reports/{assessment_id}")
-    focus = (await web.client.get(f"/reports/{assessment_id}.json")).json()["focus"]
+    page = await shared.client.get(f"/reports/{assessment_id}")
+    focus = (await shared.client.get(f"/reports/{assessment_id}.json")).json()["focus"]
 
     assert focus == {
         "lost_count": 3,
@@ -952,17 +968,17 @@ async def test_report_sums_time_away(web: Web) -> None:
     assert "Left the page 3 times, away for 1 min 15 s in total (longest 40 s)" in page.text
 
 
-async def test_report_counts_time_away_until_submission(web: Web) -> None:
-    assessment_id, _ = await order_assessment(web.app, web.seeded)
-    async with web.app.state.host.session() as session:
+@shared_loop
+async def test_report_counts_time_away_until_submission(shared: Web) -> None:
+    assessment_id, _ = await order(shared)
+    async with shared.app.state.host.session() as session:
         assessment = await session.get(Assessment, assessment_id)
         assert assessment is not None
         await engine.begin(session, assessment)
         await session.commit()
-    await add_events(web, assessment_id, [("focus_lost", 10, None), ("submitted", 70, {"source": "time limit"})])
-    await sign_in(web.client, web.seeded.admin_email)
+    await add_events(shared, assessment_id, [("focus_lost", 10, None), ("submitted", 70, {"source": "time limit"})])
 
-    focus = (await web.client.get(f"/reports/{assessment_id}.json")).json()["focus"]
+    focus = (await shared.client.get(f"/reports/{assessment_id}.json")).json()["focus"]
 
     assert focus["lost_count"] == 1
     assert focus["away_seconds"] == 60.0
@@ -1013,12 +1029,12 @@ def test_score_chart_geometry() -> None:
     assert score_chart([], None, 70.0) is None
 
 
-async def test_report_json_keys_are_documented(web: Web) -> None:
-    assessment_id, _ = await order_assessment(web.app, web.seeded)
-    await complete_with_answers(web, assessment_id, {"Python": 1})
-    await sign_in(web.client, web.seeded.admin_email)
+@shared_loop
+async def test_report_json_keys_are_documented(shared: Web) -> None:
+    assessment_id, _ = await order(shared)
+    await complete_with_answers(shared, assessment_id, {"Python": 1})
 
-    report = (await web.client.get(f"/reports/{assessment_id}.json")).json()
+    report = (await shared.client.get(f"/reports/{assessment_id}.json")).json()
 
     documented = (Path(__file__).resolve().parent.parent / "docs" / "reports.md").read_text(encoding="utf-8")
     keys = list(report)
@@ -1029,25 +1045,25 @@ async def test_report_json_keys_are_documented(web: Web) -> None:
         assert f"`{key}`" in documented, f"{key} is missing from docs/reports.md"
 
 
-async def test_assessments_filter_by_expired_status(web: Web) -> None:
-    invited, _ = await order_assessment(web.app, web.seeded, "application-1")
-    expired, _ = await order_assessment(web.app, web.seeded, "application-2")
-    await set_fields(web, expired, status="expired")
-    await sign_in(web.client, web.seeded.admin_email)
+@shared_loop
+async def test_assessments_filter_by_expired_status(shared: Web) -> None:
+    invited, _ = await order(shared)
+    expired, _ = await order(shared)
+    await set_fields(shared, expired, status="expired")
 
-    response = await web.client.get("/assessments", params={"status": "expired"})
+    response = await shared.client.get("/assessments", params={"status": "expired"})
 
     assert response.status_code == 200
     assert listed(response.text, invited, expired) == [False, True]
     assert '<option value="expired" selected>Expired</option>' in response.text
 
 
-async def test_assessments_show_result_column(web: Web) -> None:
-    passed = await complete_with_pass_mark(web, 20.0)
-    failed = await complete_with_pass_mark(web, 90.0, "application-2")
-    await sign_in(web.client, web.seeded.admin_email)
+@shared_loop
+async def test_assessments_show_result_column(shared: Web) -> None:
+    passed = await complete_with_pass_mark(shared, 20.0)
+    failed = await complete_with_pass_mark(shared, 90.0)
 
-    response = await web.client.get("/assessments")
+    response = await shared.client.get("/assessments")
 
     rows = {row_id: row for row_id, row in assessment_rows(response.text)}
     assert '<span class="badge badge-pass">Passed</span>' in rows[passed]
