@@ -380,7 +380,11 @@ async def list_types(session: AsyncSession, workspace_id: str) -> list[TypeUsage
 
 
 async def _check_name_free(session: AsyncSession, workspace_id: str, name: str, *, except_id: str | None = None) -> None:
-    """Raise ``RequestValidationError`` when another active type of the workspace has ``name`` (ignoring case)."""
+    """Raise ``RequestValidationError`` when another active type of the workspace has ``name`` (ignoring case).
+
+    NOTE: no unique index backs this check, so two admins saving the same name at the same
+    moment can both succeed.
+    """
     query = select(AssessmentType.id).where(
         AssessmentType.workspace_id == workspace_id,
         AssessmentType.active.is_(True),

@@ -86,7 +86,7 @@ def draft_from_form(form: FormData) -> dict[str, Any]:
 
 
 def apply_action(draft: dict[str, Any], action: str) -> bool:
-    """Add or remove a category or question in ``draft`` as a form button asks; return False for any other action."""
+    """Add or remove a category or question in ``draft`` for an Add or Remove button; return False for any other action."""
     match = ACTION.match(action)
     if match is None:
         return False

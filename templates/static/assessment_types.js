@@ -42,6 +42,17 @@
     }
   }
 
+  // The correct option is a line number, so its maximum follows the number of option lines.
+  form.addEventListener("input", (event) => {
+    const options = event.target;
+    if (options.dataset.field !== "options") {
+      return;
+    }
+    const count = options.value.split("\n").filter((line) => line.trim() !== "").length;
+    const correct = options.closest("[data-question]").querySelector("[data-field=correct_option]");
+    correct.max = String(Math.max(count, 1));
+  });
+
   form.addEventListener("click", (event) => {
     const button = event.target.closest("button");
     if (!button || !form.contains(button)) {
