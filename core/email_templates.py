@@ -93,18 +93,21 @@ MAX_EXPONENT = 100
 
 
 class TemplateSandbox(SandboxedEnvironment):
-    """The sandbox, which also bounds ``*`` and ``**`` so a template cannot exhaust memory or CPU."""
+    """The sandbox, which also bounds ``*``, ``**`` and ``%`` so a template cannot exhaust memory or CPU."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "%"})
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
-            raise SecurityError(f"an exponent above {MAX_EXPONENT}")
+            raise SecurityError(f"an exponent above {MAX_EXPONENT} is not allowed")
+        if operator == "%" and isinstance(left, str):
+            # printf-style formatting can pad to any width, e.g. "%0999999999d".
+            raise SecurityError("formatting a string with % is not available in email templates")
         if operator == "*":
             for sequence, count in ((left, right), (right, left)):
                 if isinstance(sequence, (str, list, tuple)) and isinstance(count, int):
                     if len(sequence) * count > MAX_REPEATED_LENGTH:
-                        raise SecurityError(f"repeating a value to more than {MAX_REPEATED_LENGTH} items")
+                        raise SecurityError(f"repeating a value to more than {MAX_REPEATED_LENGTH} items is not allowed")
         return super().call_binop(context, operator, left, right)
 
 
@@ -167,8 +170,52 @@ def sample_variables(language: str, link: str = "https://langos.example/take/sam
     }
 
 
+# Filters whose output stays about as long as their input; ``center``, ``indent``,
+# ``replace``, ``format`` and others could build huge strings from a small template.
+ALLOWED_FILTERS = frozenset({
+    "abs", "capitalize", "d", "default", "e", "escape", "int", "length", "lower", "round", "string",
+    "striptags", "title", "trim", "truncate", "upper",
+})
+# The variables are plain values, so templates need only output, conditions and filters.
+# Loops could run for hours, and assignments could double a string in each step, so a
+# template may not contain them, nor calls, macros and includes.
+_FORBIDDEN_NODES: tuple[tuple[type[nodes.Node], str], ...] = (
+    (nodes.For, "{% for %} loops"),
+    (nodes.Assign, "{% set %} assignments"),
+    (nodes.AssignBlock, "{% set %} assignments"),
+    (nodes.With, "{% with %} blocks"),
+    (nodes.Macro, "{% macro %} definitions"),
+    (nodes.CallBlock, "{% call %} blocks"),
+    (nodes.FilterBlock, "{% filter %} blocks"),
+    (nodes.Call, "function and method calls"),
+    (nodes.Include, "{% include %}"),
+    (nodes.Import, "{% import %}"),
+    (nodes.FromImport, "{% from %} imports"),
+    (nodes.Extends, "{% extends %}"),
+    (nodes.Block, "{% block %}"),
+)
+
+
+def find_forbidden(tree: nodes.Template) -> tuple[int, str] | None:
+    """Return the line and a description of the first construct templates may not use, or None."""
+    for node in tree.find_all(nodes.Node):
+        for forbidden, description in _FORBIDDEN_NODES:
+            if isinstance(node, forbidden):
+                return node.lineno, f"{description} are not available in email templates"
+        if isinstance(node, nodes.Filter) and node.name not in ALLOWED_FILTERS:
+            return node.lineno, (
+                f"the filter {node.name!r} is not available in email templates; "
+                f"use one of: {', '.join(sorted(ALLOWED_FILTERS))}"
+            )
+    return None
+
+
 def render_text(source: str, variables: dict[str, Any]) -> str:
-    """Render one template in the sandbox; raises Jinja's errors unchanged."""
+    """Render one template in the sandbox; raises Jinja's errors, and ``SecurityError`` for a forbidden construct."""
+    forbidden = find_forbidden(_SANDBOX.parse(source))
+    if forbidden is not None:
+        line, description = forbidden
+        raise SecurityError(f"line {line}: {description}")
     return _SANDBOX.from_string(source).render(variables)
 
 
@@ -251,7 +298,14 @@ def _check_syntax_and_names(field: str, source: str) -> None:
     try:
         tree = _SANDBOX.parse(source)
     except jinja2.TemplateSyntaxError as exc:
-        raise RequestValidationError(f"{label}, line {exc.lineno}: invalid template syntax: {exc.message}.", field=field)
+        raise RequestValidationError(
+            f"{label}, line {exc.lineno}: invalid template syntax: {exc.message}", field=field
+        ) from None
+
+    forbidden = find_forbidden(tree)
+    if forbidden is not None:
+        line, description = forbidden
+        raise RequestValidationError(f"{label}, line {line}: {description}.", field=field)
 
     assigned = {node.name for node in tree.find_all(nodes.Name) if node.ctx in ("store", "param")}
     for node in tree.find_all(nodes.Name):
@@ -274,7 +328,7 @@ def _check_render(field: str, source: str, variables: dict[str, Any]) -> None:
         render_text(source, variables)
     except SecurityError as exc:
         raise RequestValidationError(
-            f"{label}{_line_of(exc)}: not allowed in a template: {exc}", field=field
+            f"{label}{_line_of(exc)}: {str(exc).rstrip('.')}. Use only the listed variables and filters.", field=field
         ) from None
     except jinja2.UndefinedError as exc:
         raise RequestValidationError(f"{label}{_line_of(exc)}: {exc}. Use only the listed variables.", field=field) from None

@@ -106,9 +106,14 @@ def test_sandbox_blocks_attribute_access() -> None:
         ("Hi", "Hello,\nno link here\n", "body", "must contain {{ link }}"),
         ("Hi", "Hello\n{{ link }}\n{% if %}\n", "body", "Body, line 3: invalid template syntax"),
         ("Hi", "Hello\n\n{{ candidate }} {{ link }}\n", "body", "Body, line 3: unknown variable 'candidate'"),
-        ("Hi", "{{ link }}\n{{ link.__class__ }}\n", "body", "Body, line 2: not allowed in a template"),
+        ("Hi", "{{ link }}\n{{ link.__class__ }}\n", "body", "Body, line 2: access to attribute '__class__'"),
         ("Hi", "{{ link }}\n{{ link.nothing }}\n", "body", "Body, line 2:"),
-        ("Hi", "{{ link }} {{ 'x' * 100000 }}", "body", "not allowed in a template"),
+        ("Hi", "{{ link }} {{ 'x' * 100000 }}", "body", "more than 10000 items is not allowed"),
+        ("Hi", "{{ link }} {{ '%0999999999d' % 1 }}", "body", "formatting a string with %"),
+        ("Hi", "{{ link }}\n{{ link | center(1000000000) }}", "body", "Body, line 2: the filter 'center'"),
+        ("Hi", "{{ link }}\n\n{{ link.upper() }}", "body", "Body, line 3: function and method calls"),
+        ("Hi", "{{ link }}\n{% for i in range(9) %}{% endfor %}", "body", "Body, line 2: {% for %} loops"),
+        ("Hi", "{% set a = link ~ link %}{{ a }}", "body", "Body, line 1: {% set %} assignments"),
     ],
 )
 def test_validation_names_field(subject: str, body: str, field: str, message: str) -> None:
@@ -118,10 +123,11 @@ def test_validation_names_field(subject: str, body: str, field: str, message: st
     assert message in raised.value.message
 
 
-def test_validation_accepts_conditions_and_loops() -> None:
-    source = validate("  Hi {{ candidate_first_name }} ", "{% set who = candidate_name %}{{ who }}\n{{ link }}\r\n")
-    assert source.subject == "Hi {{ candidate_first_name }}"
-    assert "\r" not in source.body
+def test_validation_accepts_conditions_and_filters() -> None:
+    body = "{% if job_name is defined and job_name %}{{ job_name | upper }}{% endif %}\r\n{{ link }}\r\n"
+    source = validate("  Hi {{ candidate_first_name | default('there') }} ", body)
+    assert source.subject == "Hi {{ candidate_first_name | default('there') }}"
+    assert source.body == "{% if job_name is defined and job_name %}{{ job_name | upper }}{% endif %}\n{{ link }}\n"
 
 
 # Queueing
