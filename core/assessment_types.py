@@ -385,14 +385,14 @@ async def _check_name_free(session: AsyncSession, workspace_id: str, name: str, 
     NOTE: no unique index backs this check, so two admins saving the same name at the same
     moment can both succeed.
     """
-    query = select(AssessmentType.id).where(
-        AssessmentType.workspace_id == workspace_id,
-        AssessmentType.active.is_(True),
-        func.lower(AssessmentType.name) == name.lower(),
+    # Compared in Python, because SQLite's lower() changes ASCII letters only.
+    rows = await session.execute(
+        select(AssessmentType.id, AssessmentType.name).where(
+            AssessmentType.workspace_id == workspace_id, AssessmentType.active.is_(True)
+        )
     )
-    if except_id is not None:
-        query = query.where(AssessmentType.id != except_id)
-    if await session.scalar(query.limit(1)) is not None:
+    wanted = name.casefold()
+    if any(row.name.casefold() == wanted and row.id != except_id for row in rows):
         raise RequestValidationError(
             f"An active assessment type is already named {name!r}. Choose another name, because Ashby lists types by name.",
             field="name",
@@ -520,14 +520,14 @@ async def restore_type(session: AsyncSession, assessment_type: AssessmentType) -
 async def copy_name(session: AsyncSession, workspace_id: str, name: str) -> str:
     """Return a name for a copy of ``name`` that no active type of the workspace has."""
     taken_names = {
-        existing.lower()
+        existing.casefold()
         for existing in await session.scalars(
             select(AssessmentType.name).where(AssessmentType.workspace_id == workspace_id, AssessmentType.active.is_(True))
         )
     }
     base = f"{name[: MAX_NAME_LENGTH - 12]} (copy)"
     candidate, number = base, 2
-    while candidate.lower() in taken_names:
+    while candidate.casefold() in taken_names:
         candidate = f"{name[: MAX_NAME_LENGTH - 12]} (copy {number})"
         number += 1
     return candidate

@@ -303,6 +303,16 @@ async def test_create_duplicate_name_names_field(stack: Stack) -> None:
 
 
 @shared_loop
+async def test_duplicate_name_ignores_case_beyond_ascii(stack: Stack) -> None:
+    await create(stack, "Übersetzung")
+
+    response = await post(stack, PREFIX + "/new", form_fields(sample("üBERSETZUNG")))
+
+    assert response.status_code == 400
+    assert "An active assessment type is already named" in response.text
+
+
+@shared_loop
 async def test_form_error_keeps_input(stack: Stack) -> None:
     fields = form_fields(sample("Kept input"))
     fields["categories-1-questions-0-correct_option"] = "7"
