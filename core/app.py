@@ -32,7 +32,7 @@ from .plugins import build_plugin_manager
 from .web import assessment_actions, audit_pages, auth, candidate, engine_api, errors, reports, settings_pages, team
 from .web import assessment_types_pages
 from .web import email_pages
-from .web.security import RequestBodyLimit, SecurityHeaders
+from .web.security import RequestBodyLimit, SecurityHeaders, SkipUnderPrefixes
 
 logger = logging.getLogger(__name__)
 
@@ -100,9 +100,12 @@ def create_app(
         *engine_api.routes(max_body_bytes=settings.max_body_bytes),
         Mount("/static", app=StaticFiles(directory=TEMPLATES_DIR / "static"), name="static"),
     ]
+    # Connector mounts go first because the router tries routes in order and ATS calls are
+    # the busiest path. A host page under a connector's mount path is therefore unreachable.
     for name in hooks.connectors:
         info = hooks.info(name)
-        routes.append(
+        routes.insert(
+            0,
             Mount(
                 info.mount_path,
                 routes=hooks.routes(name, host),
@@ -120,7 +123,9 @@ def create_app(
             Middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://")),
             Middleware(RequestMetrics),
             Middleware(
-                SessionMiddleware,
+                SkipUnderPrefixes,
+                middleware=SessionMiddleware,
+                prefixes=[hooks.info(name).mount_path for name in hooks.connectors],
                 secret_key=host.secret_key,
                 session_cookie="langos_session",
                 max_age=settings.session_max_age,

@@ -13,16 +13,29 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import lazyload, make_transient_to_detached
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .crypto import hash_token, new_token
 from .exceptions import Conflict, NotFound, RequestValidationError
+from .flights import Flights
 from .hookspecs import hookimpl
 from .mail import queue_candidate_email
-from .models import Answer, Assessment, AssessmentType, Delivery, Email, Integration, TimelineEvent, utcnow
+from .models import (
+    REORDERABLE,
+    Answer,
+    Assessment,
+    AssessmentType,
+    Delivery,
+    Email,
+    Integration,
+    TimelineEvent,
+    new_id,
+    utcnow,
+)
 from .types import (
     AssessmentOrder,
     AssessmentTypeSummary,
@@ -35,6 +48,9 @@ from .types import (
 logger = logging.getLogger(__name__)
 
 OPEN_STATUSES = frozenset({"invited", "started"})
+# The columns of the partial unique index ``uq_assessments_open_order``, which allows one
+# open or finished assessment per order.
+ORDER_KEY_COLUMNS = ("integration_id", "external_application_id", "assessment_type_id")
 # The reason stored and sent to the ATS when the ATS itself cancelled the assessment.
 ATS_CANCEL_REASON = "Cancelled by the ATS"
 EXPIRED_MESSAGE = "This invitation has expired. Ask the employer to send a new one."
@@ -132,21 +148,31 @@ class BuiltinEngine:
     def __init__(self, public_url: str) -> None:
         self.public_url = public_url
         self._list_cache: dict[str, tuple[float, list[AssessmentTypeSummary]]] = {}
+        self._list_loads = Flights()
 
     @hookimpl(trylast=True)
     async def langos_list_assessment_types(self, session: AsyncSession, workspace_id: str) -> list[AssessmentTypeSummary]:
-        cached = self._list_cache.get(workspace_id)
-        if cached is not None and time.monotonic() - cached[0] < LIST_CACHE_SECONDS:
-            return list(cached[1])
+        cached = self._cached_types(workspace_id)
+        if cached is None and await self._list_loads.wait(workspace_id):
+            cached = self._cached_types(workspace_id)
+        if cached is not None:
+            return cached
 
-        rows = await session.execute(
-            select(AssessmentType.id, AssessmentType.name, AssessmentType.description)
-            .where(AssessmentType.workspace_id == workspace_id, AssessmentType.active.is_(True))
-            .order_by(AssessmentType.created_at, AssessmentType.name)
-        )
-        summaries = [AssessmentTypeSummary(id=row.id, name=row.name, description=row.description) for row in rows]
-        self._list_cache[workspace_id] = (time.monotonic(), summaries)
+        with self._list_loads.load(workspace_id):
+            rows = await session.execute(
+                select(AssessmentType.id, AssessmentType.name, AssessmentType.description)
+                .where(AssessmentType.workspace_id == workspace_id, AssessmentType.active.is_(True))
+                .order_by(AssessmentType.created_at, AssessmentType.name)
+            )
+            summaries = [AssessmentTypeSummary(id=row.id, name=row.name, description=row.description) for row in rows]
+            self._list_cache[workspace_id] = (time.monotonic(), summaries)
         return list(summaries)
+
+    def _cached_types(self, workspace_id: str) -> list[AssessmentTypeSummary] | None:
+        cached = self._list_cache.get(workspace_id)
+        if cached is None or time.monotonic() - cached[0] >= LIST_CACHE_SECONDS:
+            return None
+        return list(cached[1])
 
     def forget_types(self, workspace_id: str) -> None:
         """Drop the cached list of the workspace's assessment types; call it after committing a change to them."""
@@ -159,34 +185,26 @@ class BuiltinEngine:
     @hookimpl(trylast=True)
     async def langos_start_assessment(self, session: AsyncSession, order: AssessmentOrder) -> StartedAssessment:
         settings = parse_order_options(dict(order.options))
-        existing = await _find_order(session, order)
-        # An invitation past its expiry that the sweep has not reached yet is expired now,
-        # so the repeated order creates a new assessment.
-        if existing is not None and await expire_invitation(session, existing):
-            existing = None
-        if existing is not None:
-            return StartedAssessment(assessment_id=existing.id, created=False, status=existing.status)
-
         # The categories and questions are not needed here, and loading them would cost more than the insert.
-        assessment_type = await session.get(
-            AssessmentType, order.assessment_type_id, options=[lazyload(AssessmentType.categories)]
-        )
-        if assessment_type is None or assessment_type.workspace_id != order.workspace_id:
-            raise RequestValidationError(
-                f"Langos has no assessment type {order.assessment_type_id!r} for this account. "
-                "Pick an assessment from the list Langos offers, or ask your Langos admin to add it.",
-                field="assessment_type_id",
-            )
-        if not assessment_type.active:
-            raise RequestValidationError(
-                f"The Langos assessment {assessment_type.name!r} has been retired. Pick another assessment type.",
-                field="assessment_type_id",
-            )
+        found = await session.get(AssessmentType, order.assessment_type_id, options=_WITHOUT_CATEGORIES)
+        try:
+            assessment_type = _orderable_type(found, order)
+        except RequestValidationError:
+            # A repeated order still returns its assessment after the type is retired.
+            existing = await _open_order(session, order)
+            if existing is not None:
+                return StartedAssessment(assessment_id=existing.id, created=False, status=existing.status)
+            raise
 
         token = new_token()
         now = utcnow()
         expiry_days = settings.expiry_days or assessment_type.expiry_days
+        # Every column is set here, because the row is written with a Core INSERT, which
+        # does not read the attributes back.
         assessment = Assessment(
+            id=new_id(),
+            status="invited",
+            invitation_status="queued",
             created_at=now,
             expires_at=now + dt.timedelta(days=expiry_days),
             language=settings.language,
@@ -195,6 +213,7 @@ class BuiltinEngine:
             workspace_id=order.workspace_id,
             integration_id=order.integration_id,
             assessment_type_id=assessment_type.id,
+            assessment_type=assessment_type,
             external_application_id=order.external_application_id,
             external_candidate_id=order.candidate.external_id,
             candidate_first_name=order.candidate.first_name,
@@ -205,18 +224,15 @@ class BuiltinEngine:
             external_job_id=order.external_job_id,
             candidate_token_digest=hash_token(token),
         )
-        try:
-            async with session.begin_nested():
-                session.add(assessment)
-                await session.flush()
-        except IntegrityError:
-            # A concurrent identical order won the race; return the assessment it created.
-            existing = await _find_order(session, order)
-            if existing is None:
-                raise
+        existing = await _insert_order(session, order, assessment)
+        if existing is not None:
             return StartedAssessment(assessment_id=existing.id, created=False, status=existing.status)
 
-        session.add(TimelineEvent(assessment_id=assessment.id, kind="invited", detail={"email": assessment.candidate_email}))
+        await session.execute(
+            _INSERT_TIMELINE_EVENT,
+            {"assessment_id": assessment.id, "kind": "invited", "at": now, "detail": {"email": assessment.candidate_email},
+             "external_event_id": None},
+        )
         await queue_candidate_email(session, assessment, "invitation", self.candidate_url(token))
         logger.info("assessment %s created for application %s in workspace %s",
                     assessment.id, order.external_application_id, order.workspace_id)
@@ -237,6 +253,76 @@ class BuiltinEngine:
 
     def candidate_url(self, token: str) -> str:
         return f"{self.public_url}/take/{token}"
+
+
+_WITHOUT_CATEGORIES = (lazyload(AssessmentType.categories),)
+_ASSESSMENT_COLUMNS = tuple(Assessment.__table__.columns)
+# Built once with the values passed at execution, so each call reuses the compiled statement
+# instead of coercing every value and computing a new cache key. Only SQLite and PostgreSQL
+# are supported databases.
+_INSERT_ORDER = {
+    dialect.dialect.name: dialect.insert(Assessment.__table__)
+    .on_conflict_do_nothing(index_elements=list(ORDER_KEY_COLUMNS), index_where=text(REORDERABLE))
+    .returning(Assessment.__table__.c.id)
+    for dialect in (postgresql, sqlite)
+}
+_INSERT_TIMELINE_EVENT = insert(TimelineEvent.__table__)
+
+
+def _orderable_type(assessment_type: AssessmentType | None, order: AssessmentOrder) -> AssessmentType:
+    """Return ``assessment_type``, or raise ``RequestValidationError`` when it is missing, foreign or retired."""
+    if assessment_type is None or assessment_type.workspace_id != order.workspace_id:
+        raise RequestValidationError(
+            f"Langos has no assessment type {order.assessment_type_id!r} for this account. "
+            "Pick an assessment from the list Langos offers, or ask your Langos admin to add it.",
+            field="assessment_type_id",
+        )
+    if not assessment_type.active:
+        raise RequestValidationError(
+            f"The Langos assessment {assessment_type.name!r} has been retired. Pick another assessment type.",
+            field="assessment_type_id",
+        )
+    return assessment_type
+
+
+async def _insert_order(session: AsyncSession, order: AssessmentOrder, assessment: Assessment) -> Assessment | None:
+    """Insert the new ``assessment`` unless its order already has one; return that one, or None.
+
+    The INSERT does nothing on a conflict with the partial unique index
+    ``uq_assessments_open_order``, so a new order costs no lookup first, and a repeated or
+    concurrent identical order costs neither a failed statement nor a savepoint. On
+    PostgreSQL the INSERT waits for a concurrent transaction that inserted the same order
+    and then sees its row. SQLite has one writer at a time. The inserted assessment joins
+    the session as a persistent object, without a second query.
+    """
+    values = {column.key: getattr(assessment, column.key) for column in _ASSESSMENT_COLUMNS}
+    statement = _INSERT_ORDER[session.get_bind().dialect.name]
+    # The row in the way may leave the index between the two statements (it expires, or a
+    # cancellation frees the order), so a conflict whose row is gone is tried once more.
+    for _ in range(2):
+        if await session.scalar(statement, values) is not None:
+            make_transient_to_detached(assessment)
+            session.add(assessment)
+            return None
+        existing = await _open_order(session, order)
+        if existing is not None:
+            return existing
+    raise Conflict(
+        f"the assessment order for application {order.external_application_id!r} changed during the request; "
+        "send it again"
+    )
+
+
+async def _open_order(session: AsyncSession, order: AssessmentOrder) -> Assessment | None:
+    """Return the order's assessment that is neither cancelled nor expired, if there is one.
+
+    An invitation past its expiry that the sweep has not reached yet is expired here, so
+    the repeated order creates a new assessment.
+    """
+    existing = await _find_order(session, order)
+    if existing is not None and await expire_invitation(session, existing):
+        return None
+    return existing
 
 
 async def _find_order(session: AsyncSession, order: AssessmentOrder) -> Assessment | None:

@@ -29,6 +29,7 @@ from .config import Settings
 from .crypto import KeyHasher, Secret, Vault, load_or_create_encryption_keys, load_or_create_secret_key
 from .db import alembic_config, create_engine, create_sessionmaker
 from .exceptions import AuthenticationError, ConfigError, RateLimited
+from .flights import Flights
 from .integrations import LAST_USED_RESOLUTION
 from .mail import MailBackend, create_backend
 from .models import ApiKey, Integration, utcnow
@@ -147,6 +148,7 @@ class Host:
         self.secret_key = load_or_create_secret_key(settings.secret_key, settings.data_dir)
         self.hasher = KeyHasher(self.secret_key)
         self.key_cache = KeyCache(settings.auth_cache_seconds)
+        self._key_lookups = Flights()
         self.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
         self.mail: MailBackend = create_backend(settings.mail)
         self._engine: AsyncEngine | None = None
@@ -189,8 +191,14 @@ class Host:
         """Open a session; the caller commits, and an exception rolls back."""
         if self._sessionmaker is None:
             raise RuntimeError("the host is not open; the app's lifespan opens it")
-        async with self._sessionmaker() as session:
+        session = self._sessionmaker()
+        try:
             yield session
+        finally:
+            # A session that never began a transaction has no connection checked out, so a call
+            # answered from the caches skips the cost of closing it.
+            if session.in_transaction() or session.identity_map:
+                await session.close()
 
     async def schema_revision(self) -> str | None:
         """Return the Alembic revision the database is at."""
@@ -241,12 +249,9 @@ class Host:
             if not candidate.startswith("lgs_ats_"):
                 continue
             digest = self.hasher.digest(candidate)
-            caller = self.key_cache.get(digest)
+            caller = await self._caller_for_digest(session, digest)
             if caller is None:
-                caller = await self._lookup_ats_key(session, digest)
-                if caller is None:
-                    continue
-                self.key_cache.put(digest, caller)
+                continue
             if caller.connector != connector:
                 continue
             request.state.workspace_id = caller.workspace_id
@@ -260,6 +265,25 @@ class Host:
                 )
             return caller
         raise AuthenticationError("invalid API key: the key is unknown, revoked or expired; issue a new one in Langos")
+
+    async def _caller_for_digest(self, session: AsyncSession, digest: str) -> AtsCaller | None:
+        """Return the caller of a key digest from the cache, or look it up and cache it.
+
+        Concurrent requests with the same uncached key wait for one lookup, so a burst of calls
+        after the cache entry expires makes one query instead of one per request. A request
+        whose key the lookup rejected, or whose lookup failed, looks the key up again itself.
+        """
+        caller = self.key_cache.get(digest)
+        if caller is None and await self._key_lookups.wait(digest):
+            caller = self.key_cache.get(digest)
+        if caller is not None:
+            return caller
+
+        with self._key_lookups.load(digest):
+            caller = await self._lookup_ats_key(session, digest)
+            if caller is not None:
+                self.key_cache.put(digest, caller)
+        return caller
 
     async def _lookup_ats_key(self, session: AsyncSession, digest: str) -> AtsCaller | None:
         row = (await session.execute(

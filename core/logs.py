@@ -43,6 +43,7 @@ class ConnectorCallLogger:
     The line names the connector, the workspace the key selected (set by
     ``Host.authenticate_ats`` on ``request.state``), the route, the status and the time
     taken. Headers and bodies are never logged, since they carry keys and candidate data.
+    When the ``core.inbound`` logger is above INFO, calls pass through untimed.
     """
 
     def __init__(self, app: ASGIApp, connector: str) -> None:
@@ -51,6 +52,10 @@ class ConnectorCallLogger:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        if not logger.isEnabledFor(logging.INFO):
             await self.app(scope, receive, send)
             return
 

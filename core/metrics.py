@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import multiprocess
@@ -80,6 +81,10 @@ class RequestMetrics:
 
     def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
         self.app = app
+        # The labelled children, looked up once per label set because ``labels()`` validates
+        # and takes a lock on every call. These tables hold the same label sets as the metrics.
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._timers: dict[str, Any] = {}
 
     async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
         if scope["type"] != "http":
@@ -101,5 +106,12 @@ class RequestMetrics:
             route = scope.get("route")
             template = getattr(route, "path", None)
             label = (scope.get("root_path", "") + template) if template is not None else "other"
-            REQUESTS.labels(label, scope["method"], str(status)).inc()
-            REQUEST_SECONDS.labels(label).observe(time.perf_counter() - started)
+            key = (label, scope["method"], status)
+            counter = self._counters.get(key)
+            if counter is None:
+                counter = self._counters[key] = REQUESTS.labels(label, scope["method"], str(status))
+            timer = self._timers.get(label)
+            if timer is None:
+                timer = self._timers[label] = REQUEST_SECONDS.labels(label)
+            counter.inc()
+            timer.observe(time.perf_counter() - started)

@@ -7,10 +7,9 @@ from __future__ import annotations
 import collections
 import logging
 import time
-from typing import Callable
+from typing import Any, Callable, Iterable
 
 from starlette.applications import Starlette
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -56,6 +55,8 @@ class SecurityHeaders:
         self.headers = dict(SECURITY_HEADERS)
         if hsts:
             self.headers["Strict-Transport-Security"] = STRICT_TRANSPORT_SECURITY
+        # Encoded once, because this runs on every response.
+        self.raw_headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in self.headers.items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,12 +65,34 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in self.headers.items():
-                    headers.setdefault(name, value)
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(pair for pair in self.raw_headers if pair[0] not in present)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class SkipUnderPrefixes:
+    """ASGI middleware that runs ``middleware`` on every request except those under ``prefixes``.
+
+    The host wraps ``SessionMiddleware`` in it so that calls to connector mounts skip the
+    session cookie, because an ATS authenticates with its API key. A connector route that
+    reads ``request.session`` fails. A path is under a prefix when it starts with the prefix
+    and a slash, as for a ``Mount``.
+    """
+
+    def __init__(self, app: ASGIApp, *, middleware: Callable[..., ASGIApp], prefixes: Iterable[str], **options: Any) -> None:
+        self.app = app
+        self.wrapped = middleware(app, **options)
+        self.prefixes = tuple(prefix.rstrip("/") + "/" for prefix in prefixes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.prefixes and scope["type"] == "http" and scope["path"].startswith(self.prefixes):
+            await self.app(scope, receive, send)
+            return
+        await self.wrapped(scope, receive, send)
 
 
 class RequestBodyTooLarge(RequestValidationError):
@@ -143,13 +166,13 @@ class RequestBodyLimit:
 
 
 def _content_length(scope: Scope) -> int | None:
-    raw = Headers(scope=scope).get("content-length")
-    if raw is None:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        return None
+    for name, value in scope["headers"]:
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
 
 
 class SignInThrottle:
