@@ -70,14 +70,20 @@ async def _workspace_of_admin(stack: Stack, email: str) -> str:
 
 
 async def _wait_delivered(stack: Stack, assessment_id: str) -> str:
-    """Wait until the worker has delivered the assessment's update, and return the delivery id."""
+    """Wait until the worker has sent the invitation and delivered every update; return the "started" delivery's id.
+
+    The sent invitation adds a timeline event and, when it goes out before the start, an
+    "invited" update, so the snapshots are taken only after both.
+    """
     for _ in range(200):
         async with stack.langos.state.host.session() as session:
-            delivery = await session.scalar(select(Delivery).where(Delivery.assessment_id == assessment_id))
-        if delivery is not None and delivery.status == "delivered":
-            return delivery.id
+            email_status = await session.scalar(select(Email.status).where(Email.assessment_id == assessment_id))
+            deliveries = list(await session.scalars(select(Delivery).where(Delivery.assessment_id == assessment_id)))
+        started = [delivery for delivery in deliveries if delivery.event == "started"]
+        if email_status == "sent" and started and all(delivery.status == "delivered" for delivery in deliveries):
+            return started[0].id
         await asyncio.sleep(0.05)
-    raise AssertionError(f"the update of assessment {assessment_id} was not delivered within 10 s; check the worker log")
+    raise AssertionError(f"the updates of assessment {assessment_id} were not delivered within 10 s; check the worker log")
 
 
 async def _party(stack: Stack, admin: AdminClient, email: str, key: str, first: str, last: str) -> Party:
