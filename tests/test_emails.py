@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import html
 import re
+import shutil
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -39,6 +40,9 @@ from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, AdminClient, Stack, issu
 from tests.helpers_web import csrf_in, open_web, sign_in, type_id
 from tests.live import bind_loopback, serve, url_of, wait_for
 from tests.test_connector_ashby import basic, start_body
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 
 # A word each language's default invitation contains, so a fallback to English shows.
 GREETINGS = {"en": "Hello Ada", "de": "Hallo Ada", "fr": "Bonjour Ada", "es": "Hola, Ada"}
@@ -456,3 +460,31 @@ async def test_smtp_unreachable_fails_after_retries(tmp_path: Path) -> None:
     assert email_row.attempts == 5
     assert assessment.invitation_error.startswith("Could not reach the mail server")
     assert "invites@langos.example" not in assessment.invitation_error
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+async def test_preview_iframe_renders_under_csp(stack: Stack) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            violations: list[str] = []
+            page.on("console", lambda entry: violations.append(entry.text))
+            await page.goto(stack.langos_url + "/login")
+            await page.fill("input[name=email]", ADMIN_EMAIL)
+            await page.fill("input[name=password]", ADMIN_PASSWORD)
+            await page.click("button[type=submit]")
+
+            await page.goto(stack.langos_url + "/settings/emails?kind=invitation&language=de")
+            await page.fill("textarea[name=body]", "Hallo {{ candidate_first_name }}<script>window.ran=1</script>\n\n{{ link }}\n")
+            await page.click("button[value=preview]")
+            frame = page.frame_locator("iframe[data-testid=preview-html]")
+            await expect(frame.get_by_role("link", name="Assessment öffnen")).to_have_count(1)
+            await expect(frame.get_by_text("Hallo Ada<script>window.ran=1</script>")).to_have_count(1)
+            await expect(page.get_by_test_id("preview-subject")).to_have_text("Ihr Assessment: Analytical Reasoning")
+        finally:
+            await browser.close()
+
+    assert violations == []
