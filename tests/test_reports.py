@@ -873,7 +873,7 @@ async def test_report_pdf_without_pass_mark(shared: Web, tmp_path: Path) -> None
     assert "No pass mark for this assessment type" in text
     assert "Pass mark" not in text
     assert "Did not leave the page" in text
-    assert "0 of 30 minutes" in text
+    assert "0 minutes (limit 30)" in text
 
 
 @shared_loop

@@ -36,9 +36,8 @@ CSRF_HEADER = "X-CSRF-Token"
 ANSWER_FIELD_PREFIX = "q_"
 # A reload in the same browser session records at most one "opened" event per interval.
 OPENED_RELOAD_INTERVAL = dt.timedelta(minutes=1)
-# A new browser session records an "opened" event at most this often, so a client that
-# drops its cookies cannot write one row per request.
-OPENED_NEW_SESSION_INTERVAL = dt.timedelta(seconds=1)
+# Every new browser session records an "opened" event, up to this many per assessment,
+# so a client that drops its cookies cannot write one row per request without end.
 MAX_OPENED_EVENTS = 200
 # The browser session remembers this many assessments it has opened.
 OPENED_SESSION_KEY = "opened_assessments"
@@ -47,7 +46,8 @@ OPENED_SESSION_SIZE = 5
 CLOSED_STATUSES = frozenset({"cancelled", "completed", "expired"})
 
 # The event kinds the questions page may report, and the limits that keep a page from
-# flooding the timeline: one event per kind per interval, and a total per assessment.
+# flooding the timeline: one event per kind per interval after each opening of the link,
+# and a total per assessment.
 FOCUS_EVENT_KINDS = ("focus_lost", "focus_regained")
 FOCUS_EVENT_INTERVAL = dt.timedelta(seconds=1)
 MAX_FOCUS_EVENTS = 500
@@ -120,8 +120,8 @@ async def _record_opened(request: Request, session: AsyncSession, assessment: As
             .where(TimelineEvent.assessment_id == assessment.id, TimelineEvent.kind == "opened")
         )
     ).one()
-    interval = OPENED_RELOAD_INTERVAL if seen_here else OPENED_NEW_SESSION_INTERVAL
-    if count < MAX_OPENED_EVENTS and (last is None or utcnow() - last >= interval):
+    reloaded_soon = seen_here and last is not None and utcnow() - last < OPENED_RELOAD_INTERVAL
+    if count < MAX_OPENED_EVENTS and not reloaded_soon:
         engine.record_event(session, assessment, "opened")
 
     if not seen_here:
@@ -311,6 +311,12 @@ def _json_error(exc: RequestValidationError) -> JSONResponse:
     return JSONResponse({"error": exc.message, "field": exc.field}, status_code=exc.status_code)
 
 
+async def _json_conflict(session: AsyncSession, exc: Conflict) -> JSONResponse:
+    """Roll back and return the 409 reply, whose ``error`` the page shows as the reason."""
+    await session.rollback()
+    return JSONResponse({"error": str(exc)}, status_code=409)
+
+
 async def answer(request: Request) -> Response:
     async with get_host(request).session() as session:
         assessment = await _find(session, request)
@@ -330,8 +336,7 @@ async def answer(request: Request) -> Response:
             return _json_error(exc)
         except Conflict as exc:
             logger.info("answer for assessment %s rejected: %s", assessment.id, exc)
-            await session.rollback()
-            return JSONResponse({"error": str(exc)}, status_code=409)
+            return await _json_conflict(session, exc)
         await session.commit()
     return JSONResponse({"saved": True})
 
@@ -372,10 +377,21 @@ async def _focus_event_rejection(session: AsyncSession, assessment: Assessment, 
     if count >= MAX_FOCUS_EVENTS:
         return TOO_MANY_FOCUS_EVENTS
 
-    last_of_kind = await session.scalar(
-        select(func.max(TimelineEvent.at)).where(TimelineEvent.assessment_id == assessment.id, TimelineEvent.kind == kind)
+    # The interval applies within one opening of the page: closing the page reports
+    # focus_lost, and the reopened page may report focus_lost again at once.
+    latest = dict(
+        (
+            await session.execute(
+                select(TimelineEvent.kind, func.max(TimelineEvent.at))
+                .where(TimelineEvent.assessment_id == assessment.id, TimelineEvent.kind.in_((kind, "opened")))
+                .group_by(TimelineEvent.kind)
+            )
+        ).all()
     )
-    if last_of_kind is not None and utcnow() - last_of_kind < FOCUS_EVENT_INTERVAL:
+    last_of_kind, last_opened = latest.get(kind), latest.get("opened")
+    if last_of_kind is None or (last_opened is not None and last_opened > last_of_kind):
+        return None
+    if utcnow() - last_of_kind < FOCUS_EVENT_INTERVAL:
         return FOCUS_EVENTS_TOO_FAST
     return None
 
@@ -403,8 +419,7 @@ async def focus_event(request: Request) -> Response:
             return _json_error(exc)
         except Conflict as exc:
             logger.info("focus event for assessment %s rejected: %s", assessment.id, exc)
-            await session.rollback()
-            return JSONResponse({"error": str(exc)}, status_code=409)
+            return await _json_conflict(session, exc)
 
         if error is not None:
             # Debug level, because a page that floods the endpoint would flood the log too.

@@ -172,7 +172,7 @@ def render_report_pdf(data: dict[str, Any], generated_at: dt.datetime) -> bytes:
         ["Invited", text(_pdf_time(data["created_at"]))],
         ["Started", text(_pdf_time(data["started_at"]))],
         ["Completed", text(_pdf_time(data["completed_at"]))],
-        ["Time taken", text(f"{duration:g} of {limit} minutes" if duration is not None else f"Not finished (limit {limit} minutes)")],
+        ["Time taken", text(f"{duration:g} minutes (limit {limit})" if duration is not None else f"Not finished (limit {limit} minutes)")],
         ["Score", text(f"{score:g}% of a maximum {data['max_score'] or 100:g}%" if score is not None else "No score yet")],
         ["Result", text(result)],
         ["Focus", text(_focus_text(data["focus"], data["started_at"] is not None))],

@@ -52,7 +52,9 @@
     }
     countAnswered();
     status.textContent = "";
-    closedNotice.textContent = message;
+    const heading = document.createElement("strong");
+    heading.textContent = "This assessment is closed";
+    closedNotice.replaceChildren(heading, document.createElement("br"), message);
     closedNotice.hidden = false;
     closedNotice.focus();
   }
