@@ -238,17 +238,31 @@ async def test_candidate_journey_and_report(site: Site, browser: Browser, tmp_pa
     await expect(admin.get_by_test_id("focus")).to_contain_text("Left the page 2 times, away for")
     await admin.screenshot(path=str(tmp_path / "report.png"), full_page=True)
 
-    # Step through the replay to the changed answer.
+    # Step through the replay to the changed answer, with Next, the slider and Previous.
+    steps = admin.get_by_test_id("replay-step")
     position = admin.get_by_test_id("replay-position")
+    await expect(admin.get_by_test_id("replay-controls")).to_be_visible()
     await expect(position).to_have_text("Step 1 of 4")
-    for step in (2, 3, 4):
-        await admin.get_by_test_id("replay-next").click()
-        await expect(position).to_have_text(f"Step {step} of 4")
-    last_step = admin.get_by_test_id("replay-step").nth(3)
-    await expect(last_step).to_be_visible()
-    await expect(last_step.get_by_test_id("replay-previous-option")).to_be_visible()
-    await expect(last_step.get_by_test_id("replay-correct")).to_have_text("Correct")
+    await expect(steps.nth(1)).to_be_hidden()
+    await expect(admin.get_by_test_id("replay-previous")).to_be_disabled()
+    await expect(steps.nth(0).get_by_test_id("replay-state")).to_be_visible()
+    await admin.get_by_test_id("replay-next").click()
+    await expect(position).to_have_text("Step 2 of 4")
+    await expect(steps.nth(0)).to_be_hidden()
+    await expect(steps.nth(1).get_by_test_id("replay-option")).to_have_text(questions[1].options[wrong(questions[1])])
+    await admin.get_by_test_id("replay-slider").fill("4")
+    await expect(position).to_have_text("Step 4 of 4")
     await expect(admin.get_by_test_id("replay-next")).to_be_disabled()
+    last_step = steps.nth(3)
+    await expect(last_step).to_be_visible()
+    await expect(last_step.get_by_test_id("replay-previous-option")).to_have_text(
+        f"(changed from {questions[1].options[wrong(questions[1])]})"
+    )
+    await expect(last_step.get_by_test_id("replay-correct")).to_have_text("Correct")
+    await admin.get_by_test_id("replay-previous").click()
+    await expect(position).to_have_text("Step 3 of 4")
+    await expect(admin.get_by_test_id("replay-slider")).to_have_value("3")
+    await admin.get_by_test_id("replay-slider").fill("4")
     await admin.get_by_test_id("replay").screenshot(path=str(tmp_path / "replay.png"))
 
     # Download the PDF and the JSON.

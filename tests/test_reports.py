@@ -1,9 +1,9 @@
 """The assessment list and the report: sign-in, workspace scoping, filters, score, categories,
 timeline, the answer replay and the JSON and PDF downloads.
 
-The test of the replay's script needs Debian's ``chromium`` and the PDF text checks need
-``pdftotext`` (Debian's poppler-utils); each is skipped without its tool, unless
-``LANGOS_REQUIRE_BROWSER=1`` (set by ``.ci/run``) turns the skip into a failure.
+The PDF text checks need ``pdftotext`` (Debian's poppler-utils) and are skipped without it,
+unless ``LANGOS_REQUIRE_BROWSER=1`` (set by ``.ci/run``) turns the skip into a failure.
+tests/test_browser_journey.py runs the replay's script in Chromium.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, AsyncIterator
 from urllib.parse import quote
 
-import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy import update
@@ -29,7 +28,6 @@ from core.web.report_chart import score_chart
 from core.web.report_timeline import duration_text, focus_summary
 from tests.helpers_web import (
     Web,
-    build_app,
     client_for,
     csrf_in,
     open_web,
@@ -37,7 +35,6 @@ from tests.helpers_web import (
     seed_workspace,
     sign_in,
 )
-from tests.live import bind_loopback, serve
 
 EVENT = re.compile(r'data-testid="timeline-event" data-kind="(\w+)"')
 CATEGORY = re.compile(r'data-testid="category" data-name="([^"]+)" data-score="([^"]+)"')
@@ -49,7 +46,6 @@ REPLAY_ANSWER = re.compile(
     r'data-testid="replay-answer" data-number="(\d+)"\s+data-answered="(\w+)"\s+data-correct="(\w+)"( data-changed)?'
 )
 PDFTOTEXT = shutil.which("pdftotext")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture
@@ -723,69 +719,6 @@ async def test_report_replay_script_is_external(web: Web) -> None:
     assert re.findall(r"\son[a-z]+=", response.text) == []
     assert script.status_code == 200
     assert "data-replay-step" in script.text
-
-
-@pytest.fixture
-async def chromium() -> AsyncIterator[Any]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("LANGOS_REQUIRE_BROWSER") == "1":
-            raise RuntimeError(f"chromium not found at {CHROMIUM}; install Debian's chromium package")
-        pytest.skip("Debian's chromium is not installed")
-
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-async def test_report_replay_controls_in_browser(tmp_path: Path, chromium: Any) -> None:
-    from playwright.async_api import expect
-
-    app = build_app(tmp_path)
-    async with serve(app, bind_loopback()) as url:
-        seeded = await seed_workspace(app)
-        assessment_id, token = await order_assessment(app, seeded)
-        async with httpx.AsyncClient(base_url=url) as http:
-            await answer_as_candidate(Web(app=app, client=http, seeded=seeded), token, [(1, 0), (4, 1), (1, 1)])
-        page = await chromium.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-        await page.goto(f"{url}/login?next=/reports/{assessment_id}")
-        await page.fill("input[name=email]", seeded.admin_email)
-        await page.fill("input[name=password]", "correct-horse-battery")
-        await page.click("button[type=submit]")
-
-        steps = page.get_by_test_id("replay-step")
-        position = page.get_by_test_id("replay-position")
-        await expect(page.get_by_test_id("replay-controls")).to_be_visible()
-        await expect(position).to_have_text("Step 1 of 3")
-        await expect(steps.nth(0)).to_be_visible()
-        await expect(steps.nth(1)).to_be_hidden()
-        await expect(page.get_by_test_id("replay-previous")).to_be_disabled()
-        await expect(steps.nth(0).get_by_test_id("replay-state")).to_be_visible()
-
-        await page.get_by_test_id("replay-next").click()
-        await expect(position).to_have_text("Step 2 of 3")
-        await expect(steps.nth(0)).to_be_hidden()
-        await expect(steps.nth(1).get_by_test_id("replay-option")).to_have_text("404")
-
-        await page.get_by_test_id("replay-slider").fill("3")
-        await expect(position).to_have_text("Step 3 of 3")
-        await expect(steps.nth(2)).to_be_visible()
-        await expect(page.get_by_test_id("replay-next")).to_be_disabled()
-
-        await page.get_by_test_id("replay-previous").click()
-        await expect(position).to_have_text("Step 2 of 3")
-        await expect(page.get_by_test_id("replay-slider")).to_have_value("2")
-        await page.screenshot(path=str(tmp_path / "replay.png"), full_page=True)
-        assert errors == []
 
 
 # ---- pass mark, chart, focus and the full timeline -------------------------------------
