@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import html
@@ -19,6 +20,7 @@ from sqlalchemy import select
 
 from connectors.ashby.fake import create_fake_ashby
 from core.app import create_app
+from core.cli import cmd_emails
 from core.config import load_settings
 from core.email_templates import (
     DEFAULTS_DIR,
@@ -440,7 +442,7 @@ async def test_smtp_delivery_outcomes(tmp_path: Path) -> None:
     assert inbox.busy_attempts == 2
 
 
-async def test_smtp_unreachable_fails_after_retries(tmp_path: Path) -> None:
+async def test_smtp_unreachable_fails_after_retries(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     closed = bind_loopback()
     port = closed.getsockname()[1]
     closed.close()
@@ -456,10 +458,14 @@ async def test_smtp_unreachable_fails_after_retries(tmp_path: Path) -> None:
         assessment = await wait_for(failed)
         async with stack.langos.state.host.session() as session:
             email_row = await session.scalar(select(Email).where(Email.assessment_id == assessment_id))
+        await cmd_emails(stack.langos.state.settings, argparse.Namespace(workspace="demo", limit=5))
 
     assert email_row.attempts == 5
     assert assessment.invitation_error.startswith("Could not reach the mail server")
     assert "invites@langos.example" not in assessment.invitation_error
+    listed = capsys.readouterr().out
+    assert "invitation to ada@example.com  [failed]" in listed
+    assert f"Last error: {assessment.invitation_error}" in listed
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
