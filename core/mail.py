@@ -167,8 +167,8 @@ async def queue_candidate_email(session: AsyncSession, assessment: Assessment, k
 
     The workspace's own template for ``kind`` in the assessment's language is used when
     there is one, then the built-in default for that language, then the English default.
-    A stored template that fails with this assessment's data is logged and replaced by the
-    built-in default, so the candidate still gets the email.
+    A stored template that fails with this assessment's data, or leaves out the link, is
+    logged and replaced by the built-in default, so the candidate still gets a working email.
 
     :param kind: ``"invitation"`` or ``"reminder"``.
     :param link: the candidate's personal link, which the email must contain.
@@ -187,6 +187,12 @@ async def queue_candidate_email(session: AsyncSession, assessment: Assessment, k
             logger.warning("email template %s (%s, %s) of workspace %s failed for assessment %s: %s: %s; "
                            "sending the built-in default", stored.id, kind, language, assessment.workspace_id,
                            assessment.id, type(exc).__name__, exc)
+        # Validation only checks that the body mentions the link; a condition can still leave it out.
+        if rendered is not None and link not in rendered.body_text:
+            logger.warning("email template %s (%s, %s) of workspace %s left out the link for assessment %s; "
+                           "sending the built-in default", stored.id, kind, language, assessment.workspace_id,
+                           assessment.id)
+            rendered = None
     if rendered is None:
         rendered = render_email(default_template(kind, language), variables, language)
 

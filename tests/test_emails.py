@@ -163,10 +163,13 @@ async def test_queue_uses_workspace_template_then_default(tmp_path: Path) -> Non
             # Valid when saved, but it fails with this assessment's data; the default is sent.
             session.add(EmailTemplate(workspace_id=seeded.workspace_id, kind="reminder", language="de",
                                       subject="Erinnerung", body="{{ link }} {{ 10 // (time_limit_minutes - 30) }}\n"))
+            # The link sits in a condition that is false for this order, so the default is sent.
+            session.add(EmailTemplate(workspace_id=seeded.workspace_id, kind="invitation", language="es",
+                                      subject="Hola", body="{% if job_name == 'Chef' %}{{ link }}{% endif %}\n"))
             await session.commit()
 
         emails: dict[str, Email] = {}
-        for application, language in (("a-de", "de"), ("a-fr", "fr"), ("a-en", None)):
+        for application, language in (("a-de", "de"), ("a-fr", "fr"), ("a-es", "es"), ("a-en", None)):
             order = _order(seeded.workspace_id, seeded.integration_id, backend, application, language)
             async with web.app.state.host.session() as session:
                 started = await web.app.state.host.hooks.start_assessment(session=session, order=order)
@@ -185,6 +188,8 @@ async def test_queue_uses_workspace_template_then_default(tmp_path: Path) -> Non
     assert german.body_html is not None and 'lang="de"' in german.body_html
     assert GREETINGS["fr"] in emails["a-fr"].body_text
     assert emails["a-fr"].subject == "Votre évaluation : Backend Python (30 min)"
+    assert GREETINGS["es"] in emails["a-es"].body_text
+    assert emails["a-es"].subject == "Tu evaluación: Backend Python (30 min)"
     assert GREETINGS["en"] in emails["a-en"].body_text
     assert "Backend Engineer" in emails["a-en"].body_text
     assert reminder.kind == "reminder"
