@@ -29,6 +29,7 @@ from core.models import Answer, Assessment, AssessmentType, AuditEvent, Email
 from tests.conftest import CSRF, AdminClient, Stack, langos_env, make_stack
 from tests.test_cli import Cli
 from tests.test_connector_ashby import call, start_body
+from tests.test_security import assert_no_inline_code
 
 shared_loop = pytest.mark.asyncio(loop_scope="module")
 
@@ -283,6 +284,22 @@ async def test_create_shows_in_list_and_ashby(stack: Stack, key: str) -> None:
     assert page.status_code == 200
     assert 'data-name="Go basics" data-status="active"' in page.text
     assert await actions(stack, created.id) == ["assessment_type_created"]
+
+
+@shared_loop
+async def test_pages_have_no_inline_code(stack: Stack) -> None:
+    created = await create(stack, "No inline code")
+
+    pages = {
+        "list": await stack.admin.client.get(PREFIX),
+        "new": await stack.admin.client.get(PREFIX + "/new"),
+        "edit": await stack.admin.client.get(f"{PREFIX}/{created.id}"),
+    }
+
+    for name, page in pages.items():
+        assert_no_inline_code(name, page)
+    assert 'src="/static/assessment_types.js"' in pages["edit"].text
+    assert 'src="/static/confirm.js"' in pages["list"].text
 
 
 @shared_loop
