@@ -387,8 +387,8 @@ async def queue_delivery(session: AsyncSession, assessment: Assessment, event: s
     )
 
 
-def ensure_open(assessment: Assessment) -> None:
-    """Raise ``Conflict`` unless the candidate may still work on ``assessment``.
+def ensure_open(assessment: Assessment, *, now: dt.datetime | None = None) -> None:
+    """Raise ``Conflict`` unless the candidate may still work on ``assessment`` at ``now`` (default: the current time).
 
     An invitation past its expiry is closed even before the sweep marks it expired.
     """
@@ -396,7 +396,7 @@ def ensure_open(assessment: Assessment) -> None:
         raise Conflict("This assessment was cancelled by the employer and can no longer be taken.")
     if assessment.status == "completed":
         raise Conflict("This assessment has already been submitted.")
-    if assessment.status == "expired" or invitation_past_expiry(assessment, utcnow()):
+    if assessment.status == "expired" or invitation_past_expiry(assessment, now or utcnow()):
         raise Conflict(EXPIRED_MESSAGE)
 
 
@@ -466,9 +466,12 @@ async def begin(
     back on ``Conflict``, and the expiry must reach the ATS anyway.
     """
     now = at or utcnow()
-    if await expire_invitation(session, assessment, now=now):
+    # An engine may report a start late, or with a clock ahead of ours: the expiry is
+    # judged at the reported time, but never later than the current time.
+    judged_at = min(now, utcnow())
+    if await expire_invitation(session, assessment, now=judged_at):
         await _commit_expiry(session, assessment)
-    ensure_open(assessment)
+    ensure_open(assessment, now=judged_at)
     if assessment.status == "started":
         return False
 
@@ -477,14 +480,14 @@ async def begin(
         .where(
             Assessment.id == assessment.id,
             Assessment.status == "invited",
-            or_(Assessment.expires_at.is_(None), Assessment.expires_at > now),
+            or_(Assessment.expires_at.is_(None), Assessment.expires_at > judged_at),
         )
         .values(status="started", started_at=now)
         .execution_options(synchronize_session=False)
     )
     await session.refresh(assessment)
     if result.rowcount != 1:
-        ensure_open(assessment)
+        ensure_open(assessment, now=judged_at)
         return False
 
     record_event(session, assessment, "started", at=now, external_event_id=external_event_id)
@@ -624,8 +627,8 @@ async def complete(
     external_event_id: str | None = None,
 ) -> None:
     """Record the result and queue the completion update for the ATS."""
-    ensure_open(assessment)
     now = at or utcnow()
+    ensure_open(assessment, now=min(now, utcnow()))
     if assessment.status == "invited":
         await begin(session, assessment, at=now)
 
