@@ -1004,6 +1004,24 @@ async def test_assessments_show_result_column(shared: Web) -> None:
     assert "<th>Result</th>" in response.text
 
 
+@shared_loop
+async def test_assessments_filter_by_result(shared: Web) -> None:
+    passed = await complete_with_pass_mark(shared, 20.0)
+    failed = await complete_with_pass_mark(shared, 90.0)
+    no_pass_mark, _ = await order(shared)
+    await complete_with_answers(shared, no_pass_mark, {"Python": 1})
+
+    passed_list = await shared.client.get("/assessments", params={"result": "passed"})
+    failed_list = await shared.client.get("/assessments", params={"result": "failed"})
+    invalid = await shared.client.get("/assessments", params={"result": "maybe"})
+
+    assert listed(passed_list.text, passed, failed, no_pass_mark) == [True, False, False]
+    assert '<option value="passed" selected>Passed</option>' in passed_list.text
+    assert listed(failed_list.text, passed, failed, no_pass_mark) == [False, True, False]
+    assert invalid.status_code == 400
+    assert FILTER_ERROR.findall(invalid.text) == ["Result: &#39;maybe&#39; is not a result. Pick Passed or Failed."]
+
+
 def assessment_rows(html: str) -> list[tuple[str, str]]:
     """Return (assessment id, row HTML) for each row of the assessment list."""
     rows = html.split('data-testid="assessment-row"')[1:]

@@ -516,16 +516,18 @@ async def test_pages_work_under_csp_in_browser(stack: Stack) -> None:
                 assessment_id = await session.scalar(select(Assessment.id))
             await page.goto(f"{stack.langos_url}/reports/{assessment_id}")
             await expect(page.get_by_test_id("score")).to_be_visible()
-            # Chromium ignores a style attribute that the policy blocks, so the width shows it applied.
+            # The score chart is inline SVG sized by attributes: each full bar is as wide as its track.
             widths = await page.eval_on_selector_all(
-                ".bar-fill",
-                "bars => bars.map(bar => [bar.getBoundingClientRect().width, bar.parentElement.clientWidth])",
+                ".chart-fill",
+                "bars => bars.map(bar => [bar.getBoundingClientRect().width,"
+                " bar.previousElementSibling.getBoundingClientRect().width])",
             )
         finally:
             await browser.close()
 
     assert violations == []
-    assert len(widths) == 3
+    # The overall score and three categories.
+    assert len(widths) == 4
     for width, full in widths:
         assert full > 0
         assert width == pytest.approx(full, abs=1)

@@ -42,11 +42,14 @@ STATUS_LABELS = {
 FILTER_LABELS = {
     "job": "Job",
     "status": "Status",
+    "result": "Result",
     "score_min": "Minimum score",
     "score_max": "Maximum score",
     "created_from": "Created from",
     "created_to": "Created to",
 }
+# The result filter's values: pass or fail against the pass mark.
+RESULT_LABELS = {"passed": "Passed", "failed": "Failed"}
 # Bad filter values are quoted in messages up to this many characters.
 SHOWN_VALUE_CHARS = 40
 
@@ -75,6 +78,7 @@ class ListFilters:
 
     job: str | None = None
     status: str | None = None
+    result: str | None = None
     score_min: float | None = None
     score_max: float | None = None
     created_from: dt.date | None = None
@@ -87,6 +91,8 @@ class ListFilters:
             conditions.append(Assessment.job_name == self.job)
         if self.status is not None:
             conditions.append(Assessment.status == self.status)
+        if self.result is not None:
+            conditions.append(Assessment.passed.is_(self.result == "passed"))
         if self.score_min is not None:
             conditions.append(Assessment.score >= self.score_min)
         if self.score_max is not None:
@@ -102,6 +108,7 @@ class ListFilters:
         values = {
             "job": self.job,
             "status": self.status,
+            "result": self.result,
             "score_min": None if self.score_min is None else f"{self.score_min:g}",
             "score_max": None if self.score_max is None else f"{self.score_max:g}",
             "created_from": None if self.created_from is None else self.created_from.isoformat(),
@@ -156,6 +163,9 @@ def parse_filters(params: Mapping[str, str], jobs: list[str]) -> tuple[ListFilte
         errors.append(
             f"Status: {_shown(status)} is not a status. Pick one of {', '.join(STATUS_LABELS.values())}."
         )
+    result = raw["result"] or None
+    if result is not None and result not in RESULT_LABELS:
+        errors.append(f"Result: {_shown(result)} is not a result. Pick Passed or Failed.")
 
     score_min = _parse_score("score_min", raw["score_min"], errors) if raw["score_min"] else None
     score_max = _parse_score("score_max", raw["score_max"], errors) if raw["score_max"] else None
@@ -173,7 +183,7 @@ def parse_filters(params: Mapping[str, str], jobs: list[str]) -> tuple[ListFilte
             "Enter a start date on or before the end date."
         )
 
-    filters = ListFilters(job, status, score_min, score_max, created_from, created_to)
+    filters = ListFilters(job, status, result, score_min, score_max, created_from, created_to)
     return filters, errors
 
 
@@ -202,6 +212,7 @@ async def assessments_page(request: Request) -> Response:
         context: dict[str, Any] = {
             "jobs": jobs,
             "statuses": STATUS_LABELS,
+            "results": RESULT_LABELS,
             "status_labels": STATUS_LABELS,
             "form": {name: request.query_params.get(name, "") for name in FILTER_LABELS},
             "filtered": bool(filters.query()) or bool(errors),
