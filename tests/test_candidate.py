@@ -646,14 +646,30 @@ async def test_invitation_past_expiry_cannot_start(shared: Web) -> None:
     csrf = csrf_in((await shared.client.get(f"/take/{token}")).text)
     await set_fields(shared, assessment_id, expires_at=utcnow() - dt.timedelta(minutes=1))
 
-    page = await shared.client.get(f"/take/{token}")
     started = await shared.client.post(f"/take/{token}/start", data={"csrf_token": csrf})
+    page = await shared.client.get(f"/take/{token}")
 
     assert page.status_code == 410
     assert EXPIRED in page.text
     assert started.status_code == 409
+    assert "<h1>Invitation expired</h1>" in started.text
     assert EXPIRED in started.text
-    assert (await load(shared, assessment_id)).status == "invited"
+    assert (await load(shared, assessment_id)).status == "expired"
+    assert (await timeline_kinds(shared.app, assessment_id)).count("expired") == 1
+
+
+@shared_loop
+async def test_take_page_expires_past_invitation(shared: Web) -> None:
+    assessment_id, token = await order(shared)
+    await set_fields(shared, assessment_id, expires_at=utcnow() - dt.timedelta(minutes=1))
+
+    page = await shared.client.get(f"/take/{token}")
+
+    assert page.status_code == 410
+    assert "<h1>Invitation expired</h1>" in page.text
+    assert (await load(shared, assessment_id)).status == "expired"
+    # The expiry is dated when the invitation expired, before this opening of the link.
+    assert (await timeline_kinds(shared.app, assessment_id))[-2:] == ["expired", "opened"]
 
 
 @shared_loop

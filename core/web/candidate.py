@@ -59,7 +59,6 @@ TIME_LIMIT_SUBMITTED = (
     "The time limit of {minutes} minutes ran out, and your answers were submitted as you saved them. "
     "You can close this page."
 )
-EXPIRED = "This invitation has expired. Ask the employer to send a new one."
 TOO_MANY_FOCUS_EVENTS = "Too many focus events for this assessment; no more are recorded."
 FOCUS_EVENTS_TOO_FAST = "Focus events of one kind are recorded at most once per second; this one was not recorded."
 
@@ -128,15 +127,6 @@ async def _record_opened(request: Request, session: AsyncSession, assessment: As
         request.session[OPENED_SESSION_KEY] = [*opened, assessment.id][-OPENED_SESSION_SIZE:]
 
 
-def _expired_invitation(assessment: Assessment) -> bool:
-    """Return whether the invitation's expiry has passed before the candidate started."""
-    return (
-        assessment.status == "invited"
-        and assessment.expires_at is not None
-        and assessment.expires_at <= utcnow()
-    )
-
-
 async def _submitted_by_time_limit(session: AsyncSession, assessment: Assessment) -> bool:
     detail = await session.scalar(
         select(TimelineEvent.detail)
@@ -187,8 +177,6 @@ async def _status_page(request: Request, session: AsyncSession, assessment: Asse
             message = TIME_LIMIT_SUBMITTED.format(minutes=assessment.effective_time_limit)
             return _message(request, "Time limit reached", message, 200)
         return _message(request, "Answers submitted", SUBMITTED, 200)
-    if _expired_invitation(assessment):
-        return _message(request, CLOSED_TITLES["expired"], EXPIRED, 410)
     try:
         engine.ensure_open(assessment)
     except Conflict as exc:
@@ -218,8 +206,10 @@ async def take_page(request: Request) -> Response:
             return _invalid_link(request)
 
         await _record_opened(request, session, assessment)
-        # A candidate who comes back after the deadline sees the result page, not the questions.
+        # A candidate who comes back after the deadline sees the result page, not the
+        # questions, and one who comes after the invitation's expiry sees why it closed.
         await engine.complete_if_overdue(session, assessment)
+        await engine.expire_invitation(session, assessment)
         await session.commit()
         return await _status_page(request, session, assessment, request.path_params["token"])
 
@@ -234,9 +224,6 @@ async def start(request: Request) -> Response:
         form = await request.form()
         if not check_csrf(request, form):
             return _message(request, "Form expired", FORM_EXPIRED, 400, back_url=_take_url(token))
-        if _expired_invitation(assessment):
-            logger.info("start of assessment %s rejected: the invitation expired", assessment.id)
-            return _message(request, CLOSED_TITLES["expired"], EXPIRED, 409)
 
         try:
             await engine.begin(session, assessment)
