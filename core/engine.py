@@ -247,7 +247,7 @@ class BuiltinEngine:
             assessment.cancelled_reason = ATS_CANCEL_REASON
             session.add(TimelineEvent(assessment_id=assessment.id, kind="cancelled", detail={"by": "ats"}))
             await cancel_pending_emails(session, assessment.id)
-            # No update is queued: the ATS asked for the cancellation, so it already knows.
+            # No update is queued, because the ATS requested the cancellation itself.
             logger.info("assessment %s cancelled by the ATS", assessment.id)
         return assessment.status
 
@@ -501,8 +501,8 @@ async def _commit_expiry(session: AsyncSession, assessment: Assessment) -> None:
     try:
         await session.commit()
     except IntegrityError:
-        # A concurrent change queued an update with the same sequence number first; the
-        # state it committed decides what the candidate is told.
+        # A concurrent change queued an update with the same sequence number first. The
+        # state it committed decides the message for the candidate.
         await session.rollback()
         await session.refresh(assessment)
 
