@@ -224,16 +224,21 @@ class BuiltinEngine:
             external_job_id=order.external_job_id,
             candidate_token_digest=hash_token(token),
         )
+        # The invitation is rendered before the INSERT, so its queries and template work stay
+        # out of the write transaction, which on SQLite makes every other writer wait. It
+        # leaves the session until the row it refers to exists.
+        invitation = await queue_candidate_email(session, assessment, "invitation", self.candidate_url(token))
+        session.expunge(invitation)
         existing = await _insert_order(session, order, assessment)
         if existing is not None:
             return StartedAssessment(assessment_id=existing.id, created=False, status=existing.status)
 
+        session.add(invitation)
         await session.execute(
             _INSERT_TIMELINE_EVENT,
             {"assessment_id": assessment.id, "kind": "invited", "at": now, "detail": {"email": assessment.candidate_email},
              "external_event_id": None},
         )
-        await queue_candidate_email(session, assessment, "invitation", self.candidate_url(token))
         logger.info("assessment %s created for application %s in workspace %s",
                     assessment.id, order.external_application_id, order.workspace_id)
         return StartedAssessment(assessment_id=assessment.id, created=True, status=assessment.status)

@@ -1,0 +1,142 @@
+"""CPU time per assessment.list and assessment.start call, measured inside one process.
+
+Calls the ASGI app directly, one call at a time, with no HTTP server and no load generator,
+and divides the process's CPU time by the number of calls. On a shared machine this
+number moves far less than requests per second under wrk, because it leaves out waiting
+for the CPU. The bare app of ``bench/bare_app.py`` is measured the same way, for scale.
+
+    python -m bench.inprocess --database sqlite
+    python -m bench.inprocess --database postgres
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import shutil
+import time
+import uuid
+from typing import Any
+
+from core.app import create_app
+from core.config import load_settings
+
+from .support import ROOT, machine, write_results
+from .webhook import drop_postgres, fresh_postgres, prepare
+
+WARM_UP_CALLS = 200
+
+
+def start_body(type_id: str) -> bytes:
+    return json.dumps({
+        "assessment_type_id": type_id,
+        "candidate": {"ashby_id": str(uuid.uuid4()), "first_name": "Ada", "last_name": "Lovelace",
+                      "email": "ada@example.com", "ashby_profile_url": "https://ashby.example/c"},
+        "application": {"ashby_id": str(uuid.uuid4()), "status": "Active"},
+        "job": {"ashby_id": str(uuid.uuid4()), "name": "Backend Engineer", "ashby_job_url": "https://ashby.example/j"},
+    }).encode()
+
+
+async def call(app: Any, path: str, auth: bytes, body: bytes) -> int:
+    """Send one POST through the ASGI interface and return the response status."""
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"), (b"authorization", auth),
+                    (b"content-length", str(len(body)).encode())],
+        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {},
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    status = 0
+
+    async def receive() -> dict:
+        if messages:
+            return messages.pop()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+async def measure(app: Any, kind: str, auth: bytes, type_id: str, calls: int) -> dict[str, float]:
+    """Return the CPU and wall-clock milliseconds per call of ``kind``, after a warm-up."""
+    path = f"/api/ats/webhook/assessment.{kind}"
+    bodies = [start_body(type_id) if kind == "start" else b"{}" for _ in range(WARM_UP_CALLS + calls)]
+    for body in bodies[:WARM_UP_CALLS]:
+        await call(app, path, auth, body)
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    for body in bodies[WARM_UP_CALLS:]:
+        status = await call(app, path, auth, body)
+        if status != 200:
+            raise RuntimeError(f"{kind} returned HTTP {status}; the app's log has the reason")
+    return {
+        "cpu_ms": round((time.process_time() - cpu) / calls * 1000, 3),
+        "wall_ms": round((time.perf_counter() - wall) / calls * 1000, 3),
+    }
+
+
+async def run(env: dict[str, str], key: str, type_id: str, list_results: list[dict], calls: int) -> dict:
+    auth = ("Basic " + base64.b64encode(f"{key}:".encode()).decode()).encode()
+    os.environ["BARE_LIST_RESULTS"] = json.dumps(list_results)
+    from . import bare_app
+
+    app = create_app(load_settings(env))
+    runs = {}
+    async with app.router.lifespan_context(app):
+        for kind in ("list", "start"):
+            runs[f"{kind}/bare"] = await measure(bare_app.app, kind, auth, type_id, calls)
+            runs[f"{kind}/langos"] = await measure(app, kind, auth, type_id, calls)
+    return runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--postgres-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test",
+                        help="server to create a scratch database on (default: %(default)s)")
+    parser.add_argument("--calls", type=int, default=2000, help="measured calls of each kind (default: 2000)")
+    args = parser.parse_args()
+
+    workdir = ROOT / "var" / "bench" / f"inprocess-{args.database}"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    (workdir / "plugins.toml").write_text("[connectors.ashby]\nenabled = true\n")
+    env = {
+        "LANGOS_DATA_DIR": str(workdir / "data"),
+        "LANGOS_PLUGINS_FILE": str(workdir / "plugins.toml"),
+        "LANGOS_RUN_WORKER": "false",
+        "LANGOS_LOG_LEVEL": "WARNING",
+        "LANGOS_RATE_LIMIT_PER_MINUTE": "0",
+    }
+    database_url = None
+    if args.database == "postgres":
+        database_url = asyncio.run(fresh_postgres(args.postgres_url))
+        env["LANGOS_DATABASE_URL"] = database_url
+    try:
+        key, type_id, list_results = asyncio.run(prepare(env))
+        runs = asyncio.run(run(env, key, type_id, list_results, args.calls))
+    finally:
+        if database_url:
+            asyncio.run(drop_postgres(database_url))
+
+    results = {"database": args.database, "machine": machine(), "calls": args.calls, "runs": runs}
+    path = write_results(f"inprocess-{args.database}", results)
+    print(f"machine: {results['machine']}; database: {args.database}; {args.calls} calls of each kind, one at a time")
+    print("| run | CPU ms per call | wall ms per call |")
+    print("|---|---:|---:|")
+    for name, run_result in runs.items():
+        print(f"| {name} | {run_result['cpu_ms']:.3f} | {run_result['wall_ms']:.3f} |")
+    print(f"results: {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
