@@ -135,10 +135,13 @@ async def test_second_connector_works_end_to_end(tmp_path: Path) -> None:
                                        headers={"Authorization": f"Bearer {key}"})
             assessment_id = order.json()["id"]
 
+            # The sent invitation queues the "invited" update, which goes out before "started".
+            await wait_for(lambda: len(acme_connector.PUSHED) == 1)
+
         async with host.session() as session:
             assessment = await session.get(Assessment, assessment_id)
             await begin(session, assessment)
             await session.commit()
 
-        await wait_for(lambda: acme_connector.PUSHED)
-    assert acme_connector.PUSHED == [(assessment_id, "started")]
+        await wait_for(lambda: len(acme_connector.PUSHED) == 2)
+    assert acme_connector.PUSHED == [(assessment_id, "invited"), (assessment_id, "started")]
