@@ -92,7 +92,7 @@ def _take_url(token: str) -> str:
 
 
 def _back_url(assessment: Assessment, token: str) -> str | None:
-    """Return the link back to the assessment, or None once it is cancelled or submitted.
+    """Return the link back to the assessment, or None once it is cancelled, expired or submitted.
 
     Call it before a rollback, because a rollback expires the loaded assessment.
     """
