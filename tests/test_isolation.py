@@ -5,6 +5,9 @@ assessment with a delivery and a candidate link. Every case then calls one route
 loopback HTTP with A's credential and B's id or token, checks the status, and re-reads B's
 rows to check that nothing of B changed. Where the same request with A's own id works,
 the case also runs it, so that a denial cannot come from a broken route.
+
+The denials and the listings change nothing, so they share one pair of workspaces; each
+allowed request gets a fresh pair, because it changes A's rows.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ from typing import Any, Awaitable, Callable
 
 import httpx
 import pytest
+import pytest_asyncio
 from sqlalchemy import func, select, update
 
-from core.models import ApiKey, Assessment, AuditEvent, Delivery, Email, TimelineEvent
+from core.models import ApiKey, Assessment, AssessmentType, AuditEvent, Delivery, Email, EmailTemplate, TimelineEvent
 from core.seed import seed_demo
 from core.web.engine_api import issue_engine_key
-from tests.conftest import ADMIN_PASSWORD, AdminClient, Stack, issued_key
+from tests.conftest import ADMIN_PASSWORD, AdminClient, Stack, issued_key, make_stack
 from tests.test_connector_ashby import basic, call, first_type, start_body
 
 TAKE_LINK = re.compile(r"/take/([A-Za-z0-9_-]+)")
@@ -147,7 +151,20 @@ async def snapshot(stack: Stack, party: Party) -> dict[str, Any]:
         audit = await session.scalar(
             select(func.count()).select_from(AuditEvent).where(AuditEvent.workspace_id == party.workspace_id)
         )
+        types = await session.execute(
+            select(AssessmentType.id, AssessmentType.name, AssessmentType.active, AssessmentType.updated_at)
+            .where(AssessmentType.workspace_id == party.workspace_id)
+        )
+        emails = await session.scalar(
+            select(func.count()).select_from(Email).where(Email.workspace_id == party.workspace_id)
+        )
+        templates = await session.execute(
+            select(EmailTemplate.id, EmailTemplate.updated_at).where(EmailTemplate.workspace_id == party.workspace_id)
+        )
     return {
+        "assessment_types": sorted(types.all()),
+        "emails": emails,
+        "email_templates": sorted(templates.all()),
         "assessments": sorted(assessments.all()),
         "keys": sorted(keys.all()),
         "deliveries": sorted(deliveries.all()),
@@ -233,6 +250,46 @@ async def replay_delivery(world: World, target: Party) -> httpx.Response:
     return await world.a.admin.post_form(f"/settings/integrations/ashby/deliveries/{target.delivery_id}/replay")
 
 
+async def type_edit_page(world: World, target: Party) -> httpx.Response:
+    return await world.a.admin.client.get(f"/settings/assessment-types/{target.type_id}")
+
+
+async def type_update(world: World, target: Party) -> httpx.Response:
+    # An empty form: a found type re-shows the form with errors (400), a foreign one is 404.
+    return await world.a.admin.post_form(f"/settings/assessment-types/{target.type_id}", {"name": ""})
+
+
+async def type_retire(world: World, target: Party) -> httpx.Response:
+    return await world.a.admin.post_form(f"/settings/assessment-types/{target.type_id}/retire")
+
+
+async def retire_directly(world: World, target: Party) -> None:
+    """Retire the target's type, since only a retired type can be restored."""
+    async with world.stack.langos.state.host.session() as session:
+        await session.execute(update(AssessmentType).where(AssessmentType.id == target.type_id).values(active=False))
+        await session.commit()
+
+
+async def type_restore(world: World, target: Party) -> httpx.Response:
+    return await world.a.admin.post_form(f"/settings/assessment-types/{target.type_id}/restore")
+
+
+async def type_duplicate(world: World, target: Party) -> httpx.Response:
+    return await world.a.admin.post_form(f"/settings/assessment-types/{target.type_id}/duplicate")
+
+
+async def invitation_resend(world: World, target: Party) -> httpx.Response:
+    return await world.a.admin.post_form(f"/reports/{target.assessment_id}/resend")
+
+
+async def invitation_extend(world: World, target: Party) -> httpx.Response:
+    return await world.a.admin.post_form(f"/reports/{target.assessment_id}/extend", {"days": "3"})
+
+
+async def assessment_cancel(world: World, target: Party) -> httpx.Response:
+    return await world.a.admin.post_form(f"/reports/{target.assessment_id}/cancel", {"reason": "Role filled"})
+
+
 @dataclasses.dataclass(frozen=True)
 class Case:
     name: str
@@ -255,7 +312,25 @@ CASES = [
     Case("revoke_engine_key", revoke_engine_key, 404, 303),
     Case("retry_delivery", retry_delivery, 404, 303, dead_letter),
     Case("replay_delivery", replay_delivery, 404, 303),
+    Case("type_edit_page", type_edit_page, 404, 200),
+    Case("type_update", type_update, 404, 400),
+    Case("type_retire", type_retire, 404, 303),
+    Case("type_restore", type_restore, 404, 303, retire_directly),
+    Case("type_duplicate", type_duplicate, 404, 303),
+    Case("invitation_resend", invitation_resend, 404, 303),
+    Case("invitation_extend", invitation_extend, 404, 303),
+    Case("assessment_cancel", assessment_cancel, 404, 303),
 ]
+
+shared_loop = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    """Two workspaces for the requests that must change nothing."""
+    async with make_stack(tmp_path_factory.mktemp("isolation")) as running:
+        async with httpx.AsyncClient(base_url=running.langos_url, timeout=10) as browser:
+            yield await build_world(running, browser)
 
 
 @pytest.fixture
@@ -264,8 +339,10 @@ async def world(stack: Stack) -> World:
         yield await build_world(stack, browser)
 
 
+@shared_loop
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-async def test_foreign_id_is_denied(world: World, case: Case) -> None:
+async def test_foreign_id_is_denied(shared_world: World, case: Case) -> None:
+    world = shared_world
     if case.prepare is not None:
         await case.prepare(world, world.b)
     before = await snapshot(world.stack, world.b)
@@ -289,11 +366,13 @@ async def test_own_id_is_allowed(world: World, case: Case) -> None:
 # ---- listings --------------------------------------------------------------------------
 
 
+@shared_loop
 @pytest.mark.parametrize(
     "path", ["/assessments", "/settings/audit", "/settings/audit.csv", "/settings/integrations",
-             "/settings/integrations/ashby/deliveries"]
+             "/settings/integrations/ashby/deliveries", "/settings/assessment-types", "/settings/emails"]
 )
-async def test_listing_omits_other_workspace(world: World, path: str) -> None:
+async def test_listing_omits_other_workspace(shared_world: World, path: str) -> None:
+    world = shared_world
     before = await snapshot(world.stack, world.b)
     response = await world.a.admin.client.get(path)
     assert response.status_code == 200
@@ -303,21 +382,26 @@ async def test_listing_omits_other_workspace(world: World, path: str) -> None:
     assert world.b.delivery_id not in response.text
     assert world.b.ats_key_id not in response.text
     assert world.b.engine_key_id not in response.text
+    assert world.b.type_id not in response.text
     assert await snapshot(world.stack, world.b) == before
 
 
+@shared_loop
 @pytest.mark.parametrize(
     ("path", "marker"),
     [("/assessments", "candidate"), ("/settings/audit", "admin_email"), ("/settings/audit.csv", "admin_email"),
-     ("/settings/integrations/ashby/deliveries", "delivery_id")],
+     ("/settings/integrations/ashby/deliveries", "delivery_id"), ("/settings/assessment-types", "type_id")],
 )
-async def test_listing_shows_own_workspace(world: World, path: str, marker: str) -> None:
+async def test_listing_shows_own_workspace(shared_world: World, path: str, marker: str) -> None:
+    world = shared_world
     response = await world.a.admin.client.get(path)
     assert response.status_code == 200
     assert getattr(world.a, marker) in response.text
 
 
-async def test_ashby_list_omits_other_types(world: World) -> None:
+@shared_loop
+async def test_ashby_list_omits_other_types(shared_world: World) -> None:
+    world = shared_world
     response = await call(world.stack, "assessment.list", world.a.ats_key)
     listed = [item["assessment_type_id"] for item in response.json()["results"]]
     assert response.status_code == 200
@@ -328,14 +412,18 @@ async def test_ashby_list_omits_other_types(world: World) -> None:
 # ---- candidate links -------------------------------------------------------------------
 
 
-async def test_admin_session_does_not_open_unknown_token(world: World) -> None:
+@shared_loop
+async def test_admin_session_does_not_open_unknown_token(shared_world: World) -> None:
+    world = shared_world
     response = await world.a.admin.client.get(f"/take/{uuid.uuid4().hex}")
     assert response.status_code == 404
     assert world.a.candidate not in response.text
     assert world.b.candidate not in response.text
 
 
-async def test_token_opens_only_its_assessment(world: World) -> None:
+@shared_loop
+async def test_token_opens_only_its_assessment(shared_world: World) -> None:
+    world = shared_world
     before = await snapshot(world.stack, world.b)
     response = await world.a.admin.client.get(f"/take/{world.a.token}")
     assert response.status_code == 200
@@ -344,7 +432,9 @@ async def test_token_opens_only_its_assessment(world: World) -> None:
     assert (await snapshot(world.stack, world.b))["assessments"] == before["assessments"]
 
 
-async def test_other_token_opens_other_assessment_only(world: World) -> None:
+@shared_loop
+async def test_other_token_opens_other_assessment_only(shared_world: World) -> None:
+    world = shared_world
     async with httpx.AsyncClient(base_url=world.stack.langos_url, timeout=10) as anonymous:
         plain = await anonymous.get(f"/take/{world.b.token}")
     with_session = await world.a.admin.client.get(f"/take/{world.b.token}")
@@ -354,8 +444,10 @@ async def test_other_token_opens_other_assessment_only(world: World) -> None:
     assert world.a.assessment_id not in with_session.text
 
 
-@pytest.mark.parametrize("action", ["start", "submit"])
-async def test_unknown_token_post_is_404(world: World, action: str) -> None:
+@shared_loop
+@pytest.mark.parametrize("action", ["start", "submit", "answer", "events"])
+async def test_unknown_token_post_is_404(shared_world: World, action: str) -> None:
+    world = shared_world
     before = await snapshot(world.stack, world.b)
     token = await world.a.admin.csrf("/settings/integrations")
     response = await world.a.admin.client.post(f"/take/{uuid.uuid4().hex}/{action}", data={"csrf_token": token})
