@@ -6,7 +6,7 @@ loopback HTTP with A's credential and B's id or token, checks the status, and re
 rows to check that nothing of B changed. Where the same request with A's own id works,
 the case also runs it, so that a denial cannot come from a broken route.
 
-The denials and the listings change nothing, so they share one pair of workspaces; each
+The denials and the listings change nothing, so they share one pair of workspaces. Each
 allowed request gets a fresh pair, because it changes A's rows.
 """
 
