@@ -404,8 +404,12 @@ class AuditEvent(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # the admin's email, "cli" or another operator name
     actor: Mapped[str] = mapped_column(String(320))
-    # sign_in, sign_in_failed, connect, credential_replaced, disconnect, key_issued, key_rotated,
-    # key_revoked, deliveries_resumed, delivery_retried, delivery_replayed, encryption_key_rotated
+    # sign_in, sign_in_failed, admin_invited, invitation_accepted, admin_removed, connect,
+    # credential_replaced, disconnect, key_issued, key_rotated, key_revoked, deliveries_resumed,
+    # delivery_retried, delivery_replayed, encryption_key_rotated, assessment_type_created,
+    # assessment_type_updated, assessment_type_retired, assessment_type_restored,
+    # assessment_type_duplicated, email_template_updated, email_template_reset,
+    # invitation_resent, invitation_extended, assessment_cancelled
     action: Mapped[str] = mapped_column(String(40))
     target: Mapped[str | None] = mapped_column(String(300))
     client_address: Mapped[str | None] = mapped_column(String(100))
