@@ -176,3 +176,26 @@ async def test_start_repeated_after_expiry_creates_new(connected: Connected) -> 
             select(Assessment.id, Assessment.status).where(Assessment.external_application_id == body["application"]["ashby_id"])
         )).all())
     assert statuses == {first_id: "expired", repeated.json()["results"]["assessment_id"]: "invited"}
+
+
+async def test_list_burst_makes_one_query(connected: Connected) -> None:
+    # Warms the key cache, then empties the engine's list cache.
+    assert (await connected.post("assessment.list")).status_code == 200
+    builtin = connected.app.state.host.hooks.manager.get_plugin("langos.engine")
+    builtin._list_cache.clear()
+    queries: list[str] = []
+    sync_engine = connected.app.state.host.engine.sync_engine
+
+    def count(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "FROM assessment_types" in statement:
+            queries.append(statement)
+
+    event.listen(sync_engine, "before_cursor_execute", count)
+    try:
+        responses = await asyncio.gather(*(connected.post("assessment.list") for _ in range(8)))
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", count)
+
+    assert [r.status_code for r in responses] == [200] * 8
+    assert len({r.content for r in responses}) == 1
+    assert len(queries) == 1
