@@ -179,6 +179,7 @@ class DeliveryWorker:
         """Run the sweeps, then process due emails and one batch of deliveries.
 
         The sweeps complete overdue assessments, expire invitations and queue reminders.
+
         Return how many emails and deliveries were attempted.
         """
         await self._complete_overdue()

@@ -10,6 +10,7 @@ read the variables in ``VARIABLES`` but cannot reach Python internals such as
 from __future__ import annotations
 
 import dataclasses
+import functools
 import datetime as dt
 import logging
 import re
@@ -146,6 +147,7 @@ def parse_default(text: str, path: Path) -> TemplateSource:
     return TemplateSource(subject=first.removeprefix("Subject:").strip(), body=rest.lstrip("\n"))
 
 
+@functools.lru_cache(maxsize=64)
 def default_template(kind: str, language: str) -> TemplateSource:
     """Return the built-in template for ``kind`` in ``language``, or the English one when there is none."""
     if kind not in KINDS:
@@ -210,13 +212,19 @@ def find_forbidden(tree: nodes.Template) -> tuple[int, str] | None:
     return None
 
 
-def render_text(source: str, variables: dict[str, Any]) -> str:
-    """Render one template in the sandbox; raises Jinja's errors, and ``SecurityError`` for a forbidden construct."""
+@functools.lru_cache(maxsize=256)
+def _compile(source: str) -> jinja2.Template:
+    """Check and compile one template; the result is cached, because every start renders an invitation."""
     forbidden = find_forbidden(_SANDBOX.parse(source))
     if forbidden is not None:
         line, description = forbidden
         raise SecurityError(f"line {line}: {description}")
-    return _SANDBOX.from_string(source).render(variables)
+    return _SANDBOX.from_string(source)
+
+
+def render_text(source: str, variables: dict[str, Any]) -> str:
+    """Render one template in the sandbox; raises Jinja's errors, and ``SecurityError`` for a forbidden construct."""
+    return _compile(source).render(variables)
 
 
 def render_email(source: TemplateSource, variables: dict[str, Any], language: str) -> RenderedEmail:

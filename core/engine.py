@@ -184,7 +184,14 @@ class BuiltinEngine:
 
     @hookimpl(trylast=True)
     async def langos_start_assessment(self, session: AsyncSession, order: AssessmentOrder) -> StartedAssessment:
-        settings = parse_order_options(dict(order.options))
+        try:
+            settings = parse_order_options(dict(order.options))
+        except RequestValidationError:
+            # A repeated order returns its assessment whatever options it carries.
+            existing = await _open_order(session, order)
+            if existing is not None:
+                return StartedAssessment(assessment_id=existing.id, created=False, status=existing.status)
+            raise
         # The categories and questions are not needed here, and loading them would cost more than the insert.
         found = await session.get(AssessmentType, order.assessment_type_id, options=_WITHOUT_CATEGORIES)
         try:
@@ -672,7 +679,12 @@ async def complete_overdue(session: AsyncSession, *, limit: int = 100) -> int:
     recruiter without a result.
     """
     now = utcnow()
-    shortest = await session.scalar(select(func.min(AssessmentType.time_limit_minutes)))
+    # Each assessment keeps the time limit its type had when it was created.
+    shortest = await session.scalar(
+        select(func.min(func.coalesce(Assessment.time_limit_minutes, AssessmentType.time_limit_minutes)))
+        .join(AssessmentType, Assessment.assessment_type_id == AssessmentType.id)
+        .where(Assessment.status == "started")
+    )
     if shortest is None:
         return 0
     # No assessment that started after this can be overdue yet.

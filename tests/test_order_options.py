@@ -234,12 +234,16 @@ async def test_repeated_start_keeps_first_options(stack: Stack, key: str, type_i
     second = await call(stack, "assessment.start", key, body)
     body.pop("additional_fields")
     third = await call(stack, "assessment.start", key, body)
+    body["additional_fields"] = {"expiry_days": 1000, "email_language": "xx"}
+    invalid = await call(stack, "assessment.start", key, body)
 
     assessment_id = first.json()["results"]["assessment_id"]
     assert second.status_code == 200
     assert third.status_code == 200
+    assert invalid.status_code == 200
     assert second.json()["results"]["assessment_id"] == assessment_id
     assert third.json()["results"]["assessment_id"] == assessment_id
+    assert invalid.json()["results"]["assessment_id"] == assessment_id
     assessment = await load(stack, assessment_id)
     assert expiry_days(assessment) == 5
     assert assessment.language == "de"

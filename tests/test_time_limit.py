@@ -258,3 +258,31 @@ async def test_worker_completes_abandoned_assessment(tmp_path) -> None:
     assert assessment.status == "completed"
     assert assessment.score is not None
     assert events == ["started", "completed"]
+
+
+async def test_worker_uses_the_assessment_own_limit(tmp_path) -> None:
+    """Raising the type's time limit later does not delay the sweep of a running assessment."""
+    import datetime as dt
+
+    from core.delivery import DeliveryWorker
+    from core.engine import begin
+    from core.models import Assessment, AssessmentType
+    from sqlalchemy import update
+    from tests.helpers_web import open_web, order_assessment
+
+    async with open_web(tmp_path) as web:
+        assessment_id, _token = await order_assessment(web.app, web.seeded)
+        host = web.app.state.host
+        async with host.session() as session:
+            assessment = await session.get(Assessment, assessment_id)
+            await begin(session, assessment)
+            limit = assessment.time_limit_minutes
+            assessment.started_at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=limit + 1)
+            await session.execute(update(AssessmentType).values(time_limit_minutes=limit + 600))
+            await session.commit()
+
+        await DeliveryWorker(host)._complete_overdue()
+
+        async with host.session() as session:
+            assessment = await session.get(Assessment, assessment_id)
+    assert assessment.status == "completed"

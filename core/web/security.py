@@ -20,8 +20,9 @@ logger = logging.getLogger(__name__)
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
-        # The report's score bars set their width in a style attribute. Inline scripts,
-        # event handler attributes and <style> elements stay blocked.
+        # The email preview is an <iframe srcdoc>, which inherits this policy, and emails
+        # style their elements in attributes. Inline scripts, event handler attributes and
+        # <style> elements stay blocked.
         "style-src-attr 'unsafe-inline'",
         "frame-ancestors 'none'",
         "base-uri 'none'",
