@@ -152,6 +152,8 @@ async def test_candidate_journey_and_report(site: Site, browser: Browser, tmp_pa
     await expect(page.get_by_test_id("focus-notice")).to_be_visible()
     await page.click("button:has-text('Start the assessment')")
     await expect(page.get_by_test_id("question")).to_have_count(7)
+    # The questions are visible before answers.js has run, so the test waits for the load event.
+    await page.wait_for_load_state("load")
     await choose(page, 1, questions[0].correct_option)
     await choose(page, 2, wrong(questions[1]))
     await choose(page, 4, questions[3].correct_option)
@@ -300,6 +302,8 @@ async def test_cancelled_mid_session_explains(site: Site, browser: Browser, tmp_
     await page.click("button:has-text('Start the assessment')")
     await expect(page.get_by_test_id("question")).to_have_count(7)
 
+    # The questions are visible before answers.js has run, so the test waits for the load event.
+    await page.wait_for_load_state("load")
     # Headless Chromium fires no visibilitychange, so the test hides the page and dispatches it.
     async with page.expect_response(is_event_post) as hidden_info:
         await page.evaluate(
