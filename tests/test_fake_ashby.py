@@ -27,6 +27,18 @@ ADA_ID = "0b7c3f5e-2d1a-4f8e-9c66-5a2b1e7d4c90"
 EDSGER_ID = "f0e1d2c3-b4a5-4968-8776-655443322110"
 NO_EMAIL_MESSAGE = "The candidate has no email address, so Langos cannot send the invitation."
 
+CUSTOM_FIELDS: list[dict[str, Any]] = [
+    {"id": "expiry_days", "name": "Days until the invitation expires", "type": "Number", "isRequired": True},
+    {
+        "id": "email_language",
+        "name": "Invitation language",
+        "type": "ValueSelect",
+        "isRequired": False,
+        "possible_values": [{"key": "en", "value": "English"}, {"key": "de", "value": "German"}],
+    },
+    {"id": "note", "name": "Note to the candidate", "type": "String", "isRequired": False},
+]
+
 STARTED_UPDATE: dict[str, Any] = {
     "assessment_id": ASSESSMENT_ID,
     "timestamp": 1767225600000,
@@ -116,6 +128,8 @@ def _langos_stub(
             return JSONResponse({"success": True, "results": types})
         if method == "assessment.cancel":
             return JSONResponse({"success": True, "results": {"assessment_id": body["assessment_id"]}})
+        if method == "assessment.customField.list":
+            return JSONResponse({"success": True, "fields": CUSTOM_FIELDS})
         if not body["candidate"].get("email"):
             return JSONResponse({"message": NO_EMAIL_MESSAGE}, 422)
 
@@ -704,7 +718,12 @@ async def test_langos_not_configured_409() -> None:
 async def test_langos_config_sets_connection(client: httpx.AsyncClient, state: FakeAshbyState) -> None:
     response = await client.post("/_fake/langos/config", json={"base_url": "http://127.0.0.1:9000/x", "api_key": "k2"})
 
-    assert response.json() == {"base_url": "http://127.0.0.1:9000/x", "api_key_set": True}
+    assert response.json() == {
+        "base_url": "http://127.0.0.1:9000/x",
+        "api_key_set": True,
+        "custom_fields_enabled": False,
+        "custom_fields": [],
+    }
     assert state.langos_base_url == "http://127.0.0.1:9000/x"
     assert state.langos_api_key == "k2"
 
@@ -1017,3 +1036,298 @@ async def test_api_rejects_library_user_agent(agent: str) -> None:
         )
     assert response.status_code == 403
     assert "1010" in response.json()["errorInfo"]["message"]
+
+
+# Refreshing the assessment types
+
+
+def _scripted_langos(replies: list[httpx.Response | Exception]) -> httpx.MockTransport:
+    """Build a Langos stand-in that returns the next entry of ``replies`` for each call.
+
+    An entry that is an exception is raised, as a network error would be.
+    """
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        reply = replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    return httpx.MockTransport(handle)
+
+
+def _list_reply(*names: str) -> httpx.Response:
+    types = [{"assessment_type_id": f"type-{name}", "name": name} for name in names]
+    return httpx.Response(200, json={"success": True, "results": types})
+
+
+def _plan_html(page: str) -> str:
+    return page[page.index('id="plan"'):page.index('id="candidates"')]
+
+
+def _candidate_html(page: str, candidate_id: str) -> str:
+    start = page.index(f'id="candidate-{candidate_id}"')
+    end = page.find('class="candidate"', start)
+    return page[start:end if end != -1 else page.index('id="log"')]
+
+
+async def test_page_refresh_loads_current_types(received: list[dict[str, Any]]) -> None:
+    types = [
+        {"assessment_type_id": TYPE_ID, "name": "Backend Python - 60 min"},
+        {"assessment_type_id": SECOND_TYPE_ID, "name": "SQL basics"},
+    ]
+    app = create_fake_ashby(
+        langos_base_url=LANGOS_BASE,
+        langos_api_key=LANGOS_KEY,
+        langos_transport=httpx.ASGITransport(app=_langos_stub(received, types)),
+    )
+    state: FakeAshbyState = app.state.fake
+    async with _client(app) as client:
+        await _save_and_test(client)
+        await client.post("/ui/plan", data={"assessment_type_id": SECOND_TYPE_ID})
+        # Langos retires SQL basics, renames the Python type and adds a new one.
+        types[:] = [
+            {"assessment_type_id": TYPE_ID, "name": "Backend Python - 90 min"},
+            {"assessment_type_id": "new-type", "name": "Go concurrency"},
+        ]
+        page = await client.get("/ui/types/refresh", follow_redirects=True)
+
+    plan = _plan_html(page.text)
+    assert [request["method"] for request in received] == ["assessment.list", "assessment.list"]
+    assert 'class="notice success"' in page.text
+    assert "Assessment types refreshed. Connected to Langos: 2 assessment type(s)." in page.text
+    assert "Backend Python - 90 min" in plan
+    assert "Go concurrency" in plan
+    assert "SQL basics" not in page.text
+    assert "Backend Python - 60 min" not in page.text
+    assert state.plan_assessment_type_id is None
+    assert "No Langos assessment type on the plan yet." in plan
+
+
+async def test_page_refresh_failure_keeps_list() -> None:
+    replies: list[httpx.Response | Exception] = [
+        _list_reply("Python", "SQL"),
+        httpx.Response(500, json={"success": False, "errorInfo": {"code": "x", "message": "Database down."}}),
+    ]
+    app = create_fake_ashby(
+        langos_base_url=LANGOS_BASE, langos_api_key=LANGOS_KEY, langos_transport=_scripted_langos(replies)
+    )
+    async with _client(app) as client:
+        await _save_and_test(client)
+        page = await client.get("/ui/types/refresh", follow_redirects=True)
+
+    assert 'class="notice error"' in page.text
+    assert "Could not refresh the assessment types." in page.text
+    assert "HTTP 500, Database down." in page.text
+    assert "The page still shows the 2 type(s) from the last successful call." in page.text
+    assert [item["name"] for item in app.state.fake.assessment_types] == ["Python", "SQL"]
+    assert "Use in plan" in _plan_html(page.text)
+
+
+async def test_page_refresh_links_follow_setup(client: httpx.AsyncClient) -> None:
+    async with _client(create_fake_ashby()) as unset:
+        before = await unset.get("/")
+        refused = await unset.get("/ui/types/refresh", follow_redirects=True)
+    configured = await client.get("/")
+
+    header = before.text[before.text.index("<header>"):before.text.index("</header>")]
+    assert 'href="http://fake/">Refresh</a>' in header
+    assert "Refresh assessment types" not in before.text
+    assert "The Langos connection is not set up" in refused.text
+    assert 'href="http://fake/ui/types/refresh">Refresh</a>' in configured.text
+    assert 'href="http://fake/ui/types/refresh">Refresh assessment types</a>' in configured.text
+
+
+# Failure messages of assessment.list, by cause
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected", "wrong_hint"),
+    [
+        (
+            httpx.Response(401, json={"success": False, "errorInfo": {"code": "k", "message": "Unknown key."}}),
+            "Langos rejected the API key: HTTP 401, Unknown key. Check the Langos API key",
+            "base URL",
+        ),
+        (
+            httpx.Response(403, json={"success": False, "errorInfo": {"code": "k", "message": "Revoked."}}),
+            "Langos rejected the API key: HTTP 403, Revoked. Check the Langos API key",
+            "base URL",
+        ),
+        (
+            httpx.Response(404, text="Not Found"),
+            f"Nothing answered at {LANGOS_BASE}/assessment.list (HTTP 404). "
+            "Check the base URL: it should end in /api/ats/webhook.",
+            "API key",
+        ),
+        (
+            httpx.Response(200, text="<html>Welcome</html>"),
+            "is not an assessment.list reply with success true and a results list. Check the base URL",
+            "API key",
+        ),
+        (
+            httpx.Response(503, text="Service Unavailable"),
+            "Langos could not list its assessment types: HTTP 503. Check the Langos server log",
+            "API key",
+        ),
+        (
+            httpx.ConnectError("Connection refused"),
+            f"Could not reach Langos at {LANGOS_BASE}/assessment.list: ConnectError: Connection refused. "
+            "Check that Langos is running and that the base URL's host and port are correct.",
+            "API key",
+        ),
+    ],
+    ids=["401", "403", "404", "not-a-list-reply", "503", "unreachable"],
+)
+async def test_list_failure_names_cause(reply: httpx.Response | Exception, expected: str, wrong_hint: str) -> None:
+    app = create_fake_ashby(
+        langos_base_url=LANGOS_BASE, langos_api_key=LANGOS_KEY, langos_transport=_scripted_langos([reply])
+    )
+    async with _client(app) as client:
+        response = await client.post("/_fake/langos/list")
+
+    message = response.json()["message"]
+    assert response.json()["ok"] is False
+    assert expected in message
+    assert wrong_hint not in message
+    assert "key test" not in message
+    assert LANGOS_KEY not in message
+
+
+# Start Assessment keeps the entered values after an error
+
+
+async def test_page_start_error_keeps_selection(client: httpx.AsyncClient, state: FakeAshbyState) -> None:
+    await _save_and_test(client)
+
+    failed = await client.post(
+        "/ui/start", data={"candidate_id": EDSGER_ID, "assessment_type_id": SECOND_TYPE_ID}, follow_redirects=True
+    )
+    edsger = _candidate_html(failed.text, EDSGER_ID)
+    ada = _candidate_html(failed.text, ADA_ID)
+
+    assert NO_EMAIL_MESSAGE in edsger
+    assert f'<option value="{SECOND_TYPE_ID}" selected>' in edsger
+    assert f'<option value="{TYPE_ID}">' in edsger
+    assert " selected>" not in ada
+    assert state.start_drafts[EDSGER_ID] == {"assessment_type_id": SECOND_TYPE_ID}
+
+
+async def test_page_start_success_clears_draft(client: httpx.AsyncClient, state: FakeAshbyState) -> None:
+    await _save_and_test(client)
+    form = {"candidate_id": ADA_ID, "assessment_type_id": SECOND_TYPE_ID}
+    state.start_drafts[ADA_ID] = {"assessment_type_id": TYPE_ID}
+
+    page = await client.post("/ui/start", data=form, follow_redirects=True)
+
+    assert "Assessment started." in page.text
+    assert ADA_ID not in state.start_drafts
+    assert " selected>" not in _candidate_html(page.text, ADA_ID).split("</select>")[0]
+
+
+async def test_page_start_error_keeps_custom_fields(client: httpx.AsyncClient, state: FakeAshbyState) -> None:
+    await client.post("/ui/config", data={"base_url": LANGOS_BASE, "api_key": "", "custom_fields": "on"})
+    form = {
+        "candidate_id": ADA_ID,
+        "assessment_type_id": SECOND_TYPE_ID,
+        "field.expiry_days": "",
+        "field.email_language": "de",
+        "field.note": "Good <luck>",
+    }
+
+    page = await client.post("/ui/start", data=form, follow_redirects=True)
+    ada = _candidate_html(page.text, ADA_ID)
+
+    assert "Fill in the required field Days until the invitation expires." in page.text
+    assert f'<option value="{SECOND_TYPE_ID}" selected>' in ada
+    assert '<option value="de" selected>German</option>' in ada
+    assert '<option value="en">English</option>' in ada
+    assert 'name="field.note" value="Good &lt;luck&gt;"' in ada
+    assert 'name="field.expiry_days" type="number" step="any" style="width: 6em" value=""' in ada
+    assert state.started == []
+
+
+async def test_page_start_retired_draft_type_uses_plan(client: httpx.AsyncClient, state: FakeAshbyState) -> None:
+    await _save_and_test(client)
+    await client.post("/ui/plan", data={"assessment_type_id": SECOND_TYPE_ID})
+    state.start_drafts[ADA_ID] = {"assessment_type_id": "retired-type"}
+
+    page = await client.get("/")
+
+    assert f'<option value="{SECOND_TYPE_ID}" selected>' in _candidate_html(page.text, ADA_ID)
+
+
+# JSON controls for custom fields
+
+
+async def test_langos_config_custom_fields_loads(client: httpx.AsyncClient, state: FakeAshbyState) -> None:
+    enabled = await client.post("/_fake/langos/config", json={"custom_fields": True})
+    disabled = await client.post("/_fake/langos/config", json={"custom_fields": False})
+
+    assert enabled.status_code == 200
+    assert enabled.json()["custom_fields_enabled"] is True
+    assert enabled.json()["custom_fields"] == CUSTOM_FIELDS
+    assert "custom_fields_error" not in enabled.json()
+    assert disabled.json()["custom_fields_enabled"] is False
+    assert disabled.json()["custom_fields"] == []
+    assert state.custom_fields_enabled is False
+    assert state.custom_fields == []
+
+
+async def test_langos_config_custom_fields_error() -> None:
+    replies: list[httpx.Response | Exception] = [httpx.Response(404, text="Not Found")]
+    app = create_fake_ashby(
+        langos_base_url=LANGOS_BASE, langos_api_key=LANGOS_KEY, langos_transport=_scripted_langos(replies)
+    )
+    async with _client(app) as client:
+        response = await client.post("/_fake/langos/config", json={"custom_fields": True})
+
+    assert response.status_code == 200
+    assert response.json()["custom_fields_enabled"] is True
+    assert response.json()["custom_fields"] == []
+    assert response.json()["custom_fields_error"] == "Langos did not list its custom fields: HTTP 404"
+
+
+async def test_langos_config_rejects_bad_custom_fields(
+    client: httpx.AsyncClient, state: FakeAshbyState, received: list[dict[str, Any]]
+) -> None:
+    response = await client.post(
+        "/_fake/langos/config", json={"base_url": "http://127.0.0.1:9000/x", "custom_fields": "yes"}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "custom_fields: expected true or false, got 'yes'"
+    assert state.langos_base_url == LANGOS_BASE
+    assert state.custom_fields_enabled is False
+    assert received == []
+
+
+async def test_langos_start_sends_additional_fields(client: httpx.AsyncClient, received: list[dict[str, Any]]) -> None:
+    fields = {"expiry_days": 9, "email_language": "xx"}
+
+    response = await client.post(
+        "/_fake/langos/start",
+        json={"candidate": ADA_ID, "assessment_type_id": TYPE_ID, "additional_fields": fields},
+    )
+
+    assert response.status_code == 200
+    assert received[-1]["body"]["additional_fields"] == fields
+
+
+async def test_langos_start_omits_absent_fields(client: httpx.AsyncClient, received: list[dict[str, Any]]) -> None:
+    await _start_ada(client)
+
+    assert "additional_fields" not in received[-1]["body"]
+
+
+@pytest.mark.parametrize("value", [None, "x", [{"id": "expiry_days", "value": 9}]])
+async def test_langos_start_rejects_bad_additional_fields(
+    client: httpx.AsyncClient, received: list[dict[str, Any]], value: Any
+) -> None:
+    response = await client.post(
+        "/_fake/langos/start", json={"candidate": ADA_ID, "assessment_type_id": TYPE_ID, "additional_fields": value}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("additional_fields: expected an object")
+    assert received == []

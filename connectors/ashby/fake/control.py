@@ -2,7 +2,27 @@
 
 They read the recorded calls, inject failures into ``assessment.update``, set the Langos
 connection and make the fake send the recruiter's calls to Langos. A bad request gets
-HTTP 400 with ``{"error": "<field>: <what is expected>"}``.
+HTTP 400 with ``{"error": "<field>: <what is expected>"}``. Every body field is optional
+unless marked required.
+
+- ``GET /_fake/updates[?assessment_id=]``: the ``assessment.update`` bodies received.
+- ``GET /_fake/assessments``: each assessment as Ashby shows it, merged from its updates.
+- ``GET /_fake/api_key_checks``: the ``apiKey.info`` calls received.
+- ``POST /_fake/failures`` ``{"count", "status", "retry_after", "failure_rate"}``: make
+  the next ``count`` updates fail with ``status`` (default 500), or a share of them at random.
+  ``DELETE /_fake/failures`` drops them.
+- ``GET|POST /_fake/langos/config`` ``{"base_url", "api_key", "custom_fields"}``: read or
+  set the Langos connection. ``custom_fields`` true switches custom fields on and loads them
+  with ``assessment.customField.list``, as Save and test does; false switches them off.
+- ``GET /_fake/langos/calls``: every call sent to Langos, with its response.
+- ``POST /_fake/langos/list``: send ``assessment.list`` and store the returned types.
+- ``POST /_fake/langos/start`` ``{"candidate", "assessment_type_id", "application", "job",
+  "additional_fields"}``: send ``assessment.start``. ``additional_fields`` must be an object
+  and is sent as given, whether or not custom fields are switched on.
+- ``POST /_fake/langos/cancel`` ``{"assessment_id"}`` (required): send ``assessment.cancel``.
+
+The ``/_fake/langos/*`` senders return ``{"status", "body", "ok", "message", "error"}``, with
+HTTP 502 when Langos could not be reached and 409 when the connection is not set up.
 """
 
 from __future__ import annotations
@@ -18,7 +38,7 @@ from starlette.routing import Route
 
 from .contract import is_absolute_http_url
 from .langos import LangosClient, LangosNotConfigured, build_start_body
-from .recruiter import ActionResult, cancel_assessment, list_assessment_types, start_assessment
+from .recruiter import ActionResult, cancel_assessment, list_assessment_types, list_custom_fields, start_assessment
 from .state import FakeAshbyState
 
 logger = logging.getLogger(__name__)
@@ -89,16 +109,38 @@ async def reset_failures(request: Request) -> JSONResponse:
 
 
 async def langos_config(request: Request) -> JSONResponse:
-    """Return the Langos connection, after applying ``{"base_url", "api_key"}`` on POST."""
+    """Return the Langos connection, after applying ``{"base_url", "api_key", "custom_fields"}`` on POST.
+
+    ``custom_fields`` true loads the fields from Langos. When that call fails, the
+    response has ``custom_fields_error`` and the field list stays empty.
+    """
     state: FakeAshbyState = request.app.state.fake
+    fields_result: ActionResult | None = None
     if request.method == "POST":
         payload = await _read_json_object(request)
         base_url = payload.get("base_url", state.langos_base_url)
         api_key = payload.get("api_key", state.langos_api_key)
+        custom_fields = payload.get("custom_fields", state.custom_fields_enabled)
         validate_langos_config(base_url, api_key)
-        state.configure_langos(base_url, api_key)
+        if not isinstance(custom_fields, bool):
+            raise ControlError(400, f"custom_fields: expected true or false, got {custom_fields!r}")
 
-    return JSONResponse({"base_url": state.langos_base_url, "api_key_set": state.langos_api_key is not None})
+        state.configure_langos(base_url, api_key)
+        if "custom_fields" in payload:
+            state.custom_fields_enabled = custom_fields
+            state.custom_fields = []
+            if custom_fields:
+                fields_result = await list_custom_fields(state, request.app.state.langos)
+
+    response: dict[str, Any] = {
+        "base_url": state.langos_base_url,
+        "api_key_set": state.langos_api_key is not None,
+        "custom_fields_enabled": state.custom_fields_enabled,
+        "custom_fields": state.custom_fields,
+    }
+    if fields_result is not None and not fields_result.ok:
+        response["custom_fields_error"] = fields_result.message
+    return JSONResponse(response)
 
 
 async def list_langos_calls(request: Request) -> JSONResponse:
@@ -119,6 +161,7 @@ async def send_start(request: Request) -> JSONResponse:
     ``candidate`` is a seeded candidate's Ashby id or list index, or an object sent
     as-is. ``application`` and ``job`` objects, when given, replace those parts of the
     body. ``assessment_type_id`` defaults to the type on the interview plan.
+    ``additional_fields``, an object, is sent as given so that tests can try any values.
     """
     state: FakeAshbyState = request.app.state.fake
     payload = await _read_json_object(request)
@@ -173,6 +216,15 @@ def _build_body(
     for part in ("application", "job"):
         if part in payload:
             body[part] = payload[part]
+    if "additional_fields" in payload:
+        additional_fields = payload["additional_fields"]
+        if not isinstance(additional_fields, dict):
+            raise ControlError(
+                400,
+                "additional_fields: expected an object that maps each custom field id to its value, "
+                f"got {additional_fields!r}",
+            )
+        body["additional_fields"] = additional_fields
     return body, candidate_id
 
 

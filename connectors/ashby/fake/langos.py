@@ -79,7 +79,10 @@ class LangosClient:
             status = response.status_code
             response_body = _decode_body(response)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            error = f"Could not reach Langos at {url}: {type(exc).__name__}: {exc}"
+            error = (
+                f"Could not reach Langos at {url}: {type(exc).__name__}: {exc}. Check that Langos "
+                "is running and that the base URL's host and port are correct."
+            )
             logger.warning("Call to Langos %s failed: %s", endpoint, error)
 
         call = LangosCall(

@@ -50,6 +50,7 @@ async def index(request: Request) -> Response:
         {
             "candidate": candidate,
             "error": state.start_errors.get(candidate.ashby_id),
+            "draft": state.start_drafts.get(candidate.ashby_id, {}),
             "assessments": [
                 _activity_card(started, views.get(started.assessment_id))
                 for started in state.started_for(candidate.ashby_id)
@@ -171,6 +172,30 @@ async def save_and_test(request: Request) -> Response:
     return _back(request, f"Settings saved. {result.message} {fields.message}", ok=fields.ok)
 
 
+async def refresh_types(request: Request) -> Response:
+    """Call ``assessment.list`` again and show the current assessment types.
+
+    Ashby fills the interview plan's dropdown from ``assessment.list`` each time it opens,
+    so types added, edited or retired in Langos show up without a new key test. A failed
+    call keeps the list from the last successful call.
+    """
+    state: FakeAshbyState = request.app.state.fake
+    try:
+        result = await list_assessment_types(state, request.app.state.langos)
+    except LangosNotConfigured as error:
+        return _back(request, str(error), ok=False)
+
+    if result.ok:
+        return _back(request, f"Assessment types refreshed. {result.message}", ok=True)
+    kept = len(state.assessment_types)
+    if kept:
+        outcome = f"The page still shows the {kept} type(s) from the last successful call."
+    else:
+        outcome = "No assessment types are loaded yet."
+    message = f"Could not refresh the assessment types. {result.message} {outcome}"
+    return _back(request, message, ok=False)
+
+
 async def use_in_plan(request: Request) -> Response:
     """Make the chosen assessment type the interview plan's one Langos assessment.
 
@@ -197,6 +222,8 @@ async def start(request: Request) -> Response:
         return _back(request, "Candidate not found.", ok=False)
 
     anchor = f"candidate-{candidate.ashby_id}"
+    # Kept until a start succeeds, so the form shown with an error keeps the entered values.
+    state.start_drafts[candidate.ashby_id] = _draft_values(form)
     assessment_type_id = _form_text(form, "assessment_type_id") or state.plan_assessment_type_id
     if not assessment_type_id:
         return _back(request, "Pick an assessment type first.", ok=False, anchor=anchor)
@@ -212,8 +239,23 @@ async def start(request: Request) -> Response:
             return _back(request, f"Fill in the required field {missing[0]}.", ok=False, anchor=anchor)
         body["additional_fields"] = _custom_field_values(state.custom_fields, form)
     client: LangosClient = request.app.state.langos
-    action = start_assessment(state, client, body, candidate_id=candidate.ashby_id)
-    return await _act(request, action, anchor=anchor)
+    try:
+        result = await start_assessment(state, client, body, candidate_id=candidate.ashby_id)
+    except LangosNotConfigured as error:
+        return _back(request, str(error), ok=False)
+
+    if result.ok:
+        state.start_drafts.pop(candidate.ashby_id, None)
+    return _back(request, result.message, ok=result.ok, anchor=anchor)
+
+
+def _draft_values(form: FormData) -> dict[str, str]:
+    """Return the Start Assessment form's type and custom field values by input name."""
+    return {
+        name: _form_text(form, name)
+        for name in form.keys()
+        if name == "assessment_type_id" or name.startswith("field.")
+    }
 
 
 async def cancel(request: Request) -> Response:
@@ -280,6 +322,8 @@ routes = [
     # Browsers ask for a favicon; answering with no content keeps their console clean.
     Route("/favicon.ico", lambda request: Response(status_code=204), methods=["GET"]),
     Route("/ui/config", save_and_test, methods=["POST"], name="ui_config"),
+    # GET, so that the page's Refresh link can load the current types, as opening the dropdown does in Ashby.
+    Route("/ui/types/refresh", refresh_types, methods=["GET", "POST"], name="ui_refresh_types"),
     Route("/ui/plan", use_in_plan, methods=["POST"], name="ui_plan"),
     Route("/ui/start", start, methods=["POST"], name="ui_start"),
     Route("/ui/cancel", cancel, methods=["POST"], name="ui_cancel"),

@@ -36,7 +36,11 @@ class ActionResult:
 
 
 async def list_assessment_types(state: FakeAshbyState, client: LangosClient) -> ActionResult:
-    """Call ``assessment.list`` and keep the returned types for the interview plan."""
+    """Call ``assessment.list`` and replace the stored types with the returned ones.
+
+    A failed call keeps the types from the last successful call, as Ashby keeps the
+    interview plan's dropdown, and its message names what to check for that failure.
+    """
     call = await client.post("assessment.list", {})
     if call.error is not None:
         return ActionResult(call, False, call.error)
@@ -44,7 +48,7 @@ async def list_assessment_types(state: FakeAshbyState, client: LangosClient) -> 
     body = call.response_body
     results = body.get("results") if isinstance(body, dict) else None
     if call.status != 200 or not _is_success(body) or not isinstance(results, list):
-        return ActionResult(call, False, f"Langos rejected the key test: {_describe_failure(call)}")
+        return ActionResult(call, False, _describe_list_failure(call))
 
     state.assessment_types = [item for item in results if isinstance(item, dict)]
     if state.find_assessment_type(state.plan_assessment_type_id or "") is None:
@@ -176,6 +180,31 @@ def _record_inline_update(state: FakeAshbyState, update: Any, assessment_id: str
 
 def _is_success(body: Any) -> bool:
     return isinstance(body, dict) and body.get("success") is True
+
+
+def _describe_list_failure(call: LangosCall) -> str:
+    """Explain a failed ``assessment.list`` call by its status, with what the recruiter should check."""
+    status = call.status
+    detail = _describe_failure(call).rstrip(".")
+    if status in (401, 403):
+        return (
+            f"Langos rejected the API key: {detail}. Check the Langos API key: "
+            "copy it again from Settings › Integrations in Langos."
+        )
+    if status == 404:
+        return (
+            f"Nothing answered at {call.url} (HTTP 404). Check the base URL: "
+            "it should end in /api/ats/webhook."
+        )
+    if status == 200:
+        return (
+            f"The reply from {call.url} is not an assessment.list reply with success true and a "
+            "results list. Check the base URL: it should end in /api/ats/webhook."
+        )
+    return (
+        f"Langos could not list its assessment types: {detail}. "
+        "Check the Langos server log for the cause, then try again."
+    )
 
 
 def _describe_failure(call: LangosCall) -> str:

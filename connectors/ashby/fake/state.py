@@ -197,6 +197,9 @@ class FakeAshbyState:
         self.candidates: list[Candidate] = seed_candidates()
         self.started: list[StartedAssessment] = []
         self.start_errors: dict[str, str] = {}
+        # The Start Assessment form values of each candidate whose last start failed, by
+        # candidate id, so the form shown with the error keeps what the recruiter entered.
+        self.start_drafts: dict[str, dict[str, str]] = {}
 
     def __repr__(self) -> str:
         return (
