@@ -22,8 +22,10 @@ go to the test's ``tmp_path``.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -35,7 +37,7 @@ import pytest_asyncio
 from sqlalchemy import func, select, update
 from starlette.applications import Starlette
 
-from core.models import Answer, Assessment, Question, TimelineEvent
+from core.models import Answer, Assessment, Question, TimelineEvent, utcnow
 from tests.helpers_web import ADMIN_PASSWORD, SeededWorkspace, build_app, cancel, order_assessment, seed_workspace
 from tests.live import bind_loopback, serve, wait_for
 
@@ -343,4 +345,75 @@ async def test_cancelled_mid_session_explains(site: Site, browser: Browser, tmp_
     await page.reload()
     await expect(page.locator("h1")).to_have_text("Assessment withdrawn")
     await expect(page.get_by_test_id("message")).to_have_text(CANCELLED)
+    await context.close()
+
+
+async def leave_time(site: Site, assessment_id: str, seconds: float) -> None:
+    """Move the assessment's start back so that ``seconds`` of its time limit remain."""
+    async with site.app.state.host.session() as session:
+        assessment = await session.get(Assessment, assessment_id)
+        assert assessment is not None
+        limit = dt.timedelta(minutes=assessment.effective_time_limit)
+        assessment.started_at = utcnow() - limit + dt.timedelta(seconds=seconds)
+        await session.commit()
+
+
+@shared_loop
+async def test_countdown_warns_then_locks(site: Site, browser: Browser, tmp_path: Path) -> None:
+    assessment_id, token, questions = await order(site)
+    context = await browser.new_context(timezone_id="Asia/Tokyo")
+    page = await new_page(context)
+    await page.goto(f"{site.url}/take/{token}")
+    await page.click("button:has-text('Start the assessment')")
+    await page.wait_for_load_state("load")
+
+    # The countdown shows mm:ss and counts down; the deadline is shown in Tokyo time too.
+    clock = page.get_by_role("timer")
+    await expect(page.get_by_test_id("countdown")).to_be_visible()
+    await expect(clock).to_have_text(re.compile(r"^(30:00|29:5\d)$"))
+    first = await clock.text_content()
+    await expect(clock).not_to_have_text(first or "")
+    await expect(clock).to_have_attribute("aria-live", "off")
+    await expect(page.get_by_test_id("deadline-local")).to_contain_text("your time")
+    await expect(page.get_by_test_id("deadline-local")).to_contain_text(re.compile(r"GMT\+9|JST"))
+    await expect(page.get_by_test_id("time-warning")).to_be_hidden()
+
+    # With less than 5 minutes left the page warns, and the candidate can still answer.
+    await leave_time(site, assessment_id, 4 * 60 + 30)
+    await page.reload()
+    warning = page.get_by_test_id("time-warning")
+    await expect(warning).to_be_visible()
+    await expect(warning).to_have_text(re.compile(r"^Less than 5 minutes left\."))
+    await expect(warning).to_have_attribute("role", "alert")
+    await expect(clock).to_have_text(re.compile(r"^04:[0-3]\d$"))
+    await page.wait_for_load_state("load")
+    await choose(page, 1, questions[0].correct_option)
+    await page.screenshot(path=str(tmp_path / "five-minutes.png"))
+
+    await leave_time(site, assessment_id, 50)
+    await page.reload()
+    await expect(warning).to_have_text(re.compile(r"^Less than 1 minute left\."))
+
+    # At zero the page says the time is up and locks the form without asking the server.
+    await leave_time(site, assessment_id, 3)
+    await page.reload()
+    notice = page.get_by_test_id("closed-notice")
+    await expect(notice).to_be_visible(timeout=15_000)
+    await expect(notice.locator("strong")).to_have_text("Time is up")
+    await expect(notice).to_contain_text("The time limit of 30 minutes is up, and your saved answers are being submitted.")
+    await expect(clock).to_have_text("00:00")
+    await expect(warning).to_be_hidden()
+    await expect(page.locator("#answers input[type=radio]:enabled")).to_have_count(0)
+    await expect(page.locator("button:has-text('Submit answers')")).to_be_disabled()
+    await expect(page.locator("#answers input[type=radio]:checked")).to_have_count(1)
+    await page.screenshot(path=str(tmp_path / "time-up.png"))
+    assert page.script_errors == []
+
+    # The server completes the assessment with the saved answer on the next request.
+    await page.reload()
+    await expect(page.locator("h1")).to_have_text("Time limit reached")
+    async with site.app.state.host.session() as session:
+        assessment = await session.get(Assessment, assessment_id)
+        assert assessment is not None
+        assert assessment.status == "completed"
     await context.close()

@@ -17,6 +17,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import func, select, update
 
+from core import invitations
 from core.models import Answer, Assessment, Question, TimelineEvent, utcnow
 from core.web.candidate import MAX_FOCUS_EVENTS, MAX_OPENED_EVENTS
 from tests.helpers_web import (
@@ -29,7 +30,10 @@ from tests.helpers_web import (
     timeline_kinds,
 )
 
-INVALID_LINK = "This link is not valid. Check the link in your invitation email."
+INVALID_LINK = (
+    "This link is not valid. If you received a newer email about this assessment, "
+    "use the link in the newest one. Otherwise, contact the employer who invited you."
+)
 CANCELLED = "This assessment was cancelled by the employer and can no longer be taken."
 EXPIRED = "This invitation has expired. Ask the employer to send a new one."
 BACK_LINK = "Back to the assessment"
@@ -712,3 +716,81 @@ async def test_take_caps_opened_events(shared: Web) -> None:
 
     assert response.status_code == 200
     assert (await timeline_kinds(shared.app, assessment_id)).count("opened") == MAX_OPENED_EVENTS
+
+
+# ---- countdown, minutes and replaced links --------------------------------------------------
+
+
+def data_attribute(html: str, name: str) -> str:
+    found = re.search(rf'{name}="([^"]*)"', html)
+    assert found is not None, f"{name} is missing from the page"
+    return found.group(1)
+
+
+def parse_iso_utc(value: str) -> dt.datetime:
+    assert value.endswith("Z"), f"{value} is not in UTC"
+    return dt.datetime.fromisoformat(value.removesuffix("Z") + "+00:00")
+
+
+@shared_loop
+async def test_questions_page_deadline_attributes(shared: Web) -> None:
+    assessment_id, token = await order(shared)
+    await start(shared.client, token)
+    started_at = utcnow().replace(microsecond=0) - dt.timedelta(minutes=10)
+    await set_fields(shared, assessment_id, started_at=started_at)
+
+    before = utcnow()
+    page = await shared.client.get(f"/take/{token}")
+    after = utcnow()
+
+    assert page.status_code == 200
+    assert parse_iso_utc(data_attribute(page.text, "data-deadline")) == started_at + dt.timedelta(minutes=30)
+    server_now = parse_iso_utc(data_attribute(page.text, "data-server-now"))
+    assert before - dt.timedelta(milliseconds=1) <= server_now <= after
+    assert data_attribute(page.text, "data-time-limit") == "30 minutes"
+    # Without JavaScript the page shows the deadline in UTC, and the countdown stays hidden.
+    assert f"submit by {(started_at + dt.timedelta(minutes=30)):%H:%M} UTC" in page.text
+    assert re.search(r'<div id="countdown"[^>]* hidden>', page.text)
+    assert re.search(r'role="timer" aria-live="off"', page.text)
+    assert '<script src="/static/countdown.js"></script>' in page.text
+    script = await shared.client.get("/static/countdown.js")
+    assert script.status_code == 200
+    assert "langos:time-up" in script.text
+
+
+@shared_loop
+async def test_one_minute_limit_reads_singular(shared: Web) -> None:
+    assessment_id, token = await order(shared)
+    await set_fields(shared, assessment_id, time_limit_minutes=1)
+
+    welcome = await shared.client.get(f"/take/{token}")
+    csrf = await start(shared.client, token)
+    questions = await shared.client.get(f"/take/{token}")
+    await set_fields(shared, assessment_id, started_at=utcnow() - dt.timedelta(minutes=2))
+    event = await post_event(shared.client, token, csrf, "focus_lost")
+    closed = await shared.client.get(f"/take/{token}")
+
+    assert re.search(r'data-testid="time-limit">1 minute<', welcome.text)
+    assert "time limit 1 minute ·" in questions.text
+    assert data_attribute(questions.text, "data-time-limit") == "1 minute"
+    assert event.status_code == 409
+    assert event.json()["error"] == "The time limit of 1 minute has passed; your saved answers were submitted."
+    assert "The time limit of 1 minute ran out, and your answers were submitted as you saved them." in closed.text
+    assert "1 minutes" not in welcome.text + questions.text + closed.text
+
+
+@shared_loop
+async def test_replaced_link_points_to_newest_email(shared: Web) -> None:
+    assessment_id, old_token = await order(shared)
+    async with shared.app.state.host.session() as session:
+        assessment = await session.get(Assessment, assessment_id)
+        assert assessment is not None
+        await invitations.resend(session, assessment, public_url="http://127.0.0.1", actor="test")
+        await session.commit()
+
+    response = await shared.client.get(f"/take/{old_token}")
+
+    assert response.status_code == 404
+    assert "<h1>Link not valid</h1>" in response.text
+    assert "If you received a newer email about this assessment, use the link in the newest one." in response.text
+    assert "Otherwise, contact the employer who invited you." in response.text

@@ -52,11 +52,16 @@ FOCUS_EVENT_KINDS = ("focus_lost", "focus_regained")
 FOCUS_EVENT_INTERVAL = dt.timedelta(seconds=1)
 MAX_FOCUS_EVENTS = 500
 
-INVALID_LINK = "This link is not valid. Check the link in your invitation email."
+# Only the digest of each assessment's current token is stored, so a link replaced by a
+# resend or a reminder cannot be distinguished from a mistyped one. The message covers both.
+INVALID_LINK = (
+    "This link is not valid. If you received a newer email about this assessment, "
+    "use the link in the newest one. Otherwise, contact the employer who invited you."
+)
 FORM_EXPIRED = "The form expired. Reload the page and try again."
 SUBMITTED = "Thank you, your answers were submitted. You can close this page."
 TIME_LIMIT_SUBMITTED = (
-    "The time limit of {minutes} minutes ran out, and your answers were submitted as you saved them. "
+    "The time limit of {minutes} ran out, and your answers were submitted as you saved them. "
     "You can close this page."
 )
 TOO_MANY_FOCUS_EVENTS = "Too many focus events for this assessment; no more are recorded."
@@ -68,6 +73,16 @@ CLOSED_TITLES = {
     "expired": "Invitation expired",
     "completed": "Answers submitted",
 }
+
+
+def minutes_text(minutes: int) -> str:
+    """Return ``minutes`` as candidates read it: "1 minute", "30 minutes"."""
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def _iso_utc(moment: dt.datetime) -> str:
+    """Return ``moment`` as ISO 8601 in UTC with milliseconds, such as 2026-12-05T00:40:00.000Z."""
+    return moment.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _message(
@@ -174,7 +189,7 @@ def _question_count(assessment: Assessment) -> int:
 async def _status_page(request: Request, session: AsyncSession, assessment: Assessment, token: str) -> Response:
     if assessment.status == "completed":
         if await _submitted_by_time_limit(session, assessment):
-            message = TIME_LIMIT_SUBMITTED.format(minutes=assessment.effective_time_limit)
+            message = TIME_LIMIT_SUBMITTED.format(minutes=minutes_text(assessment.effective_time_limit))
             return _message(request, "Time limit reached", message, 200)
         return _message(request, "Answers submitted", SUBMITTED, 200)
     try:
@@ -186,7 +201,7 @@ async def _status_page(request: Request, session: AsyncSession, assessment: Asse
         "assessment": assessment,
         "assessment_type": assessment.assessment_type,
         "question_count": _question_count(assessment),
-        "time_limit": assessment.effective_time_limit,
+        "time_limit": minutes_text(assessment.effective_time_limit),
         "take_url": _take_url(token),
     }
     if assessment.status == "invited":
@@ -195,7 +210,13 @@ async def _status_page(request: Request, session: AsyncSession, assessment: Asse
     saved = await _saved_answers(session, assessment.id)
     context["sections"] = _sections(assessment, saved)
     context["answered"] = len(saved)
-    context["deadline"] = engine.deadline(assessment)
+    deadline = engine.deadline(assessment)
+    assert deadline is not None, "a started assessment has a deadline"
+    context["deadline"] = deadline
+    # countdown.js counts down from the server's clock, not the browser's, so a browser
+    # whose clock is wrong still shows the right time left.
+    context["deadline_iso"] = _iso_utc(deadline)
+    context["server_now_iso"] = _iso_utc(utcnow())
     return _no_referrer(render(request, "candidate/questions.html", context))
 
 
@@ -349,7 +370,7 @@ async def _ensure_accepting_events(session: AsyncSession, assessment: Assessment
     if await engine.complete_if_overdue(session, assessment):
         await session.commit()
         raise Conflict(
-            f"The time limit of {assessment.effective_time_limit} minutes has passed; "
+            f"The time limit of {minutes_text(assessment.effective_time_limit)} has passed; "
             "your saved answers were submitted."
         )
 

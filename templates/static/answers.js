@@ -6,6 +6,8 @@
 // back the answers the server stored and disables the form.
 // The page also reports when it loses and regains focus (another tab, another window,
 // or the browser minimised), as "focus_lost" and "focus_regained" events.
+// countdown.js dispatches "langos:time-up" on the form when the time limit runs out, with
+// the message in event.detail.message, and the page locks the form the same way.
 (() => {
   const form = document.getElementById("answers");
   const status = document.getElementById("save-status");
@@ -41,7 +43,7 @@
     input.checked = stored.get(input.name) === input.value;
   }
 
-  function lock(message) {
+  function lock(message, title = "This assessment is closed") {
     closed = true;
     for (const input of form.querySelectorAll("input[type=radio]")) {
       showStored(input);
@@ -53,7 +55,7 @@
     countAnswered();
     status.textContent = "";
     const heading = document.createElement("strong");
-    heading.textContent = "This assessment is closed";
+    heading.textContent = title;
     closedNotice.replaceChildren(heading, document.createElement("br"), message);
     closedNotice.hidden = false;
     closedNotice.focus();
@@ -156,6 +158,12 @@
       return;
     }
     submitting = true;
+  });
+
+  form.addEventListener("langos:time-up", (event) => {
+    if (!closed) {
+      lock(event.detail.message, "Time is up");
+    }
   });
 
   document.addEventListener("visibilitychange", () => setAway(document.visibilityState === "hidden"));
