@@ -1194,6 +1194,22 @@ async def test_list_failure_names_cause(reply: httpx.Response | Exception, expec
     assert LANGOS_KEY not in message
 
 
+async def test_page_save_and_test_wrong_path() -> None:
+    replies: list[httpx.Response | Exception] = [httpx.Response(404, text="Not Found")]
+    app = create_fake_ashby(langos_transport=_scripted_langos(replies))
+    async with _client(app) as client:
+        page = await client.post(
+            "/ui/config", data={"base_url": "http://langos/api/ats", "api_key": LANGOS_KEY}, follow_redirects=True
+        )
+
+    assert 'class="notice error"' in page.text
+    assert (
+        "Settings saved, but the test failed. Nothing answered at http://langos/api/ats/assessment.list "
+        "(HTTP 404). Check the base URL: it should end in /api/ats/webhook."
+    ) in page.text
+    assert "rejected" not in page.text
+
+
 # Start Assessment keeps the entered values after an error
 
 
