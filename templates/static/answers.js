@@ -118,6 +118,15 @@
 
     if (response.ok) {
       stored.set(input.name, input.value);
+      if (closed) {
+        // The time ran out while this save was in flight, and the server stored it in time,
+        // so the locked form shows it.
+        for (const option of form.querySelectorAll(`input[type=radio][name="${CSS.escape(input.name)}"]`)) {
+          showStored(option);
+        }
+        countAnswered();
+        return;
+      }
       status.textContent = "Answer saved.";
     } else if (response.status === 409) {
       lock(body.error || "This assessment can no longer be changed.");
