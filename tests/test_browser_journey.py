@@ -395,7 +395,8 @@ async def test_countdown_warns_then_locks(site: Site, browser: Browser, tmp_path
     await expect(warning).to_have_text(re.compile(r"^Less than 1 minute left\."))
 
     # At zero the page says the time is up and locks the form without asking the server.
-    await leave_time(site, assessment_id, 3)
+    # Four seconds leave the reload time to show the questions page on a busy machine.
+    await leave_time(site, assessment_id, 4)
     await page.reload()
     notice = page.get_by_test_id("closed-notice")
     await expect(notice).to_be_visible(timeout=15_000)
