@@ -14,6 +14,11 @@ from .models import AdminUser, AssessmentType, Category, Question, Workspace
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 MIN_PASSWORD_LENGTH = 10
+# Limits from RFC 5321: 64 characters before the @, and 254 for the whole address (a 256-octet path minus its angle brackets).
+MAX_EMAIL_LENGTH = 254
+MAX_EMAIL_LOCAL_LENGTH = 64
+# A domain label: letters (internationalised ones too) or digits, with inner dashes, at most 63 characters.
+DOMAIN_LABEL = re.compile(r"^[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?$")
 ROLES = ("admin", "viewer")
 
 DEMO_ASSESSMENT_TYPES: list[dict[str, Any]] = [
@@ -113,19 +118,59 @@ async def get_workspace(session: AsyncSession, slug: str) -> Workspace | None:
     return await session.scalar(select(Workspace).where(Workspace.slug == slug.strip().lower()))
 
 
-async def create_admin(session: AsyncSession, workspace: Workspace, email: str, password: str, role: str = "admin") -> AdminUser:
+def role_with_article(role: str) -> str:
+    """Return the role with its indefinite article, such as "an admin" or "a viewer"."""
+    return f"an {role}" if role[:1] in "aeiou" else f"a {role}"
+
+
+def validate_email(email: str) -> str:
+    """Return the address stripped and lowercased, or raise RequestValidationError for field ``email``.
+
+    The check is a plausibility check, not full RFC 5322 parsing: one @, the RFC 5321 length limits,
+    no spaces, and a domain of at least two dot-separated labels with a top-level label that is not all digits.
+    """
     email = email.strip().lower()
-    if "@" not in email:
-        raise RequestValidationError(f"email {email!r} is not an email address", field="email")
+    if not email:
+        raise RequestValidationError("The email address is missing. Enter an address such as name@example.com.", field="email")
+    if len(email) > MAX_EMAIL_LENGTH:
+        raise RequestValidationError(
+            f"The email address has {len(email)} characters, more than the maximum of {MAX_EMAIL_LENGTH}. "
+            "Enter a shorter address.", field="email",
+        )
+    local, at, domain = email.rpartition("@")
+    if not at or not local or "@" in local or any(character.isspace() for character in email):
+        raise RequestValidationError(
+            f"The email address {email!r} is not valid. Enter one address such as name@example.com, without spaces.",
+            field="email",
+        )
+    if len(local) > MAX_EMAIL_LOCAL_LENGTH:
+        raise RequestValidationError(
+            f"The part of the email address before the @ has {len(local)} characters, more than the maximum of "
+            f"{MAX_EMAIL_LOCAL_LENGTH}. Enter a shorter address.", field="email",
+        )
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(DOMAIN_LABEL.match(label) for label in labels) or labels[-1].isdigit():
+        raise RequestValidationError(
+            f"The domain {domain!r} of the email address is not valid. Enter a domain such as example.com after the @.",
+            field="email",
+        )
+    return email
+
+
+async def create_admin(session: AsyncSession, workspace: Workspace, email: str, password: str, role: str = "admin") -> AdminUser:
+    email = validate_email(email)
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise RequestValidationError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters", field="password")
+        raise RequestValidationError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.", field="password")
     if role not in ROLES:
-        raise RequestValidationError(f"role {role!r} is unknown; use one of {', '.join(ROLES)}", field="role")
+        raise RequestValidationError(f"The role {role!r} is unknown. Use one of {', '.join(ROLES)}.", field="role")
     existing = await session.scalar(
         select(AdminUser).where(AdminUser.workspace_id == workspace.id, AdminUser.email == email)
     )
     if existing is not None:
-        raise Conflict(f"{email} is already an admin of workspace {workspace.slug!r}")
+        raise Conflict(
+            f"{email} is already {role_with_article(existing.role)} of {workspace.name}. "
+            "They sign in with that address; to change their role, remove them first."
+        )
     user = AdminUser(workspace_id=workspace.id, email=email, password_hash=hash_password(password), role=role)
     session.add(user)
     await session.flush()
