@@ -169,7 +169,7 @@ async def create_admin(session: AsyncSession, workspace: Workspace, email: str, 
     if existing is not None:
         raise Conflict(
             f"{email} is already {role_with_article(existing.role)} of {workspace.name}. "
-            "They sign in with that address; to change their role, remove them first."
+            "They sign in with that address. To change their role, remove them in Settings › Team first."
         )
     user = AdminUser(workspace_id=workspace.id, email=email, password_hash=hash_password(password), role=role)
     session.add(user)

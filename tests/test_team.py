@@ -210,6 +210,10 @@ async def test_accept_closes_other_invitations(stack: Stack) -> None:
         assert 'href="/login"' in older.text
         assert "workspace &#39;demo&#39;" not in older.text
         assert PASSWORD_FORM not in older.text
+        older_post = await choose_password(browser, older_link, token)
+        assert older_post.status_code == 410
+        assert "joiner@demo.example is already a viewer of Demo Company" in older_post.text
+        assert 'href="/login"' in older_post.text
 
     team = await stack.admin.client.get("/settings/team")
     assert 'data-testid="pending-invitation"' not in team.text
