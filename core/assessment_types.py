@@ -135,12 +135,21 @@ def _number(value: Any, *, field: str, label: str, default: float | None) -> flo
     return number
 
 
-def _whole(value: Any, *, field: str, label: str, default: int, low: int, high: int) -> int:
-    number = _number(value, field=field, label=label, default=None)
+def _whole(value: Any, *, field: str, label: str, unit: str, example: int, default: int, low: int, high: int) -> int:
+    """Return ``value`` as a whole number of ``unit`` from ``low`` to ``high``; an empty value means ``default``."""
+    empty = f"Leave it empty for {default}."
+    try:
+        number = _number(value, field=field, label=label, default=None)
+    except RequestValidationError:
+        raise RequestValidationError(
+            f"{label} must be a whole number of {unit}, such as {example}, not {value!r}. {empty}", field=field
+        ) from None
     if number is None:
         return default
     if not number.is_integer() or not low <= number <= high:
-        raise RequestValidationError(f"{label} must be a whole number from {low} to {high}, not {value!r}.", field=field)
+        raise RequestValidationError(
+            f"{label} must be a whole number of {unit} from {low} to {high}, not {value!r}. {empty}", field=field
+        )
     return int(number)
 
 
@@ -243,8 +252,8 @@ def parse_definition(raw: Mapping[str, Any]) -> TypeDefinition:
     name = _text(raw.get("name"), field="name", label="The name", max_length=MAX_NAME_LENGTH)
     description = _text(raw.get("description"), field="description", label="The description",
                         max_length=MAX_DESCRIPTION_LENGTH, required=False)
-    time_limit = _whole(raw.get("time_limit_minutes"), field="time_limit_minutes", label="The time limit in minutes",
-                        default=DEFAULT_TIME_LIMIT_MINUTES, low=1, high=MAX_TIME_LIMIT_MINUTES)
+    time_limit = _whole(raw.get("time_limit_minutes"), field="time_limit_minutes", label="The time limit",
+                        unit="minutes", example=30, default=DEFAULT_TIME_LIMIT_MINUTES, low=1, high=MAX_TIME_LIMIT_MINUTES)
     pass_mark = _number(raw.get("pass_mark"), field="pass_mark", label="The pass mark", default=None)
     if pass_mark is not None and not 0 <= pass_mark <= 100:
         raise RequestValidationError(
@@ -252,8 +261,8 @@ def parse_definition(raw: Mapping[str, Any]) -> TypeDefinition:
             "Leave it empty for no pass mark.",
             field="pass_mark",
         )
-    expiry_days = _whole(raw.get("expiry_days"), field="expiry_days", label="The days until the invitation expires",
-                         default=DEFAULT_EXPIRY_DAYS, low=1, high=MAX_EXPIRY_DAYS)
+    expiry_days = _whole(raw.get("expiry_days"), field="expiry_days", label="The invitation expiry",
+                         unit="days", example=14, default=DEFAULT_EXPIRY_DAYS, low=1, high=MAX_EXPIRY_DAYS)
 
     categories = _items(raw.get("categories"), field="categories", label="The categories")
     if not categories:

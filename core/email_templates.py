@@ -24,6 +24,7 @@ from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .email_template_errors import explain_syntax_error, find_stray_closing
 from .exceptions import RequestValidationError
 from .models import EmailTemplate, utcnow
 
@@ -306,9 +307,11 @@ def _check_syntax_and_names(field: str, source: str) -> None:
     try:
         tree = _SANDBOX.parse(source)
     except jinja2.TemplateSyntaxError as exc:
-        raise RequestValidationError(
-            f"{label}, line {exc.lineno}: invalid template syntax: {exc.message}", field=field
-        ) from None
+        explained = explain_syntax_error(exc, source)
+        raise RequestValidationError(f"{label}, line {explained.line}: {explained.advice}", field=field) from None
+    stray = find_stray_closing(source, _SANDBOX)
+    if stray is not None:
+        raise RequestValidationError(f"{label}, line {stray.line}: {stray.advice}", field=field)
 
     forbidden = find_forbidden(tree)
     if forbidden is not None:

@@ -168,7 +168,8 @@ def parse_days(raw: Any) -> int:
     if not text.isdigit() or not 1 <= int(text) <= MAX_EXPIRY_DAYS:
         truncated = text if len(text) <= 20 else text[:20] + "…"
         raise RequestValidationError(
-            f"Days must be a whole number from 1 to {MAX_EXPIRY_DAYS}, not {truncated!r}. Enter the number of days to add.",
+            f"Days to add must be a whole number from 1 to {MAX_EXPIRY_DAYS}, not {truncated!r}. "
+            "Enter the number of days to move the expiry by.",
             field="days",
         )
     return int(text)
@@ -213,7 +214,7 @@ async def extend(
     update with the new expiry is queued for the ATS. The caller commits.
     """
     if not 1 <= days <= MAX_EXPIRY_DAYS:
-        raise RequestValidationError(f"Days must be from 1 to {MAX_EXPIRY_DAYS}, not {days!r}.", field="days")
+        raise RequestValidationError(f"Days to add must be from 1 to {MAX_EXPIRY_DAYS}, not {days!r}.", field="days")
     if assessment.status == "started":
         raise Conflict("The candidate has started, so the time limit applies and the invitation's expiry no longer does.")
     if assessment.status not in ("invited", "expired"):

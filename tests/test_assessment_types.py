@@ -128,12 +128,14 @@ def _question(ci: int, qi: int, field: str, value: Any) -> Any:
         (_set(("name",), "  "), "name", "The name is missing"),
         (_set(("name",), "x" * 201), "name", "Shorten it to at most 200"),
         (_set(("description",), "x" * 2001), "description", "Shorten it to at most 2000"),
-        (_set(("time_limit_minutes",), "0"), "time_limit_minutes", "whole number from 1 to 1440"),
-        (_set(("time_limit_minutes",), "abc"), "time_limit_minutes", "must be a number, not 'abc'"),
+        (_set(("time_limit_minutes",), "0"), "time_limit_minutes", "whole number of minutes from 1 to 1440"),
+        (_set(("time_limit_minutes",), "abc"), "time_limit_minutes",
+         "The time limit must be a whole number of minutes, such as 30, not 'abc'. Leave it empty for 60."),
         (_set(("time_limit_minutes",), "2.5"), "time_limit_minutes", "whole number"),
         (_set(("pass_mark",), "101"), "pass_mark", "percentage from 0 to 100"),
         (_set(("pass_mark",), "nan"), "pass_mark", "must be a number"),
-        (_set(("expiry_days",), "91"), "expiry_days", "whole number from 1 to 90"),
+        (_set(("expiry_days",), "91"), "expiry_days", "The invitation expiry must be a whole number of days from 1 to 90"),
+        (_set(("expiry_days",), "soon"), "expiry_days", "a whole number of days, such as 14, not 'soon'"),
         (_set(("categories",), []), "categories", "Add at least one category"),
         (_set(("categories",), "Language"), "categories", "must be a list"),
         (_set(("categories", 1, "name"), ""), "categories[1].name", "Category 2: the name is missing"),
@@ -342,6 +344,8 @@ async def test_form_error_keeps_input(stack: Stack) -> None:
     assert "Category 2, question 1: the correct option &#39;7&#39; does not exist; choose one of the options 1 to 3." in response.text
     assert 'value="7" aria-invalid="true"' in response.text
     assert 'value="Kept input"' in response.text
+    assert "Leave empty for 60." in response.text
+    assert "Leave empty for 7." in response.text
     assert "Which file lists a module&#39;s dependencies?" in response.text
     assert "garbled" not in response.text
 
@@ -443,6 +447,9 @@ async def test_save_as_new_version_retires_original(stack: Stack, key: str) -> N
     assert original.id not in listed_ids
     assert await actions(stack, original.id) == ["assessment_type_created", "assessment_type_retired"]
     assert await actions(stack, new_version.id) == ["assessment_type_duplicated"]
+    page = await stack.admin.client.get(response.headers["location"])
+    assert ("Saved a new version of Versioned and retired the previous version. "
+            "Ashby lists only the new version.") in page.text
 
 
 @shared_loop

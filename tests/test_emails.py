@@ -110,7 +110,20 @@ def test_sandbox_blocks_attribute_access() -> None:
         ("Hi {{ name }}", "{{ link }}", "subject", "Subject, line 1: unknown variable 'name'"),
         ("Hi", "", "body", "Body is missing"),
         ("Hi", "Hello,\nno link here\n", "body", "must contain {{ link }}"),
-        ("Hi", "Hello\n{{ link }}\n{% if %}\n", "body", "Body, line 3: invalid template syntax"),
+        ("Hi", "Hello\n{{ link }}\n{% if %}\n", "body", "Body, line 3: a tag is missing its condition"),
+        ("Hi {{ candidate_name", "{{ link }}", "subject",
+         "Subject, line 1: a {{ is not closed. Close it with }}, as in {{ link }}."),
+        ("Hi", "Hello\n{{ link\n\nBye\n", "body", "Body, line 2: a {{ is not closed or holds more than one name."),
+        ("Hi", "{{ link }}\n{% if job_name %}\nFor {{ job_name }}\n", "body",
+         "Body, line 2: the {% if %} block is not closed. Add {% endif %}"),
+        ("Hi", "{{ link }}\n{% endif %}\n", "body", "Body, line 2: {% endif %} has no matching {% if %}."),
+        ("Hi", "{{ link }}\n{% when job_name %}\n", "body", "Body, line 2: {% when %} is not a tag email templates know."),
+        ("Hi", "{{ link }}\n\nDear candidate_name }}\n", "body", "Body, line 3: }} has no matching {{."),
+        ("Hi", "{{ link }}\n{% if job_name %}a{% endfor %}\n", "body",
+         "Body, line 2: {% endfor %} does not fit here, because a {% if %} block is still open."),
+        ("Hi", "{{ link }}\n{{ }}\n", "body", "Body, line 2: {{ }} is empty."),
+        ("Hi", "{{ link }\n", "body", "Body, line 1: a tag ends with a single }."),
+        ("Hi", "{{ link }}\n{# note\n", "body", "Body, line 2: a comment opened with {# is not closed."),
         ("Hi", "Hello\n\n{{ candidate }} {{ link }}\n", "body", "Body, line 3: unknown variable 'candidate'"),
         ("Hi", "{{ link }}\n{{ link.__class__ }}\n", "body", "Body, line 2: access to attribute '__class__'"),
         ("Hi", "{{ link }}\n{{ link.nothing }}\n", "body", "Body, line 2:"),
@@ -127,6 +140,8 @@ def test_validation_names_field(subject: str, body: str, field: str, message: st
         validate(subject, body)
     assert raised.value.field == field
     assert message in raised.value.message
+    assert "Jinja" not in raised.value.message
+    assert "end of print statement" not in raised.value.message
 
 
 def test_validation_accepts_conditions_and_filters() -> None:

@@ -228,7 +228,7 @@ async def test_resend_issues_new_link(web: Web) -> None:
 
     assert 'data-testid="invitation-status" data-status="queued"' in report.text
     assert "English" in report.text
-    for form in ("resend-form", "extend-form", "cancel-form"):
+    for form in ("resend-form", "resend-note", "extend-form", "extend-note", "cancel-form"):
         assert f'data-testid="{form}"' in report.text
     assert "data-confirm=" in report.text
     assert '<script src="/static/confirm.js"></script>' in report.text
@@ -304,7 +304,9 @@ async def test_extend_rejects_invalid_days(web: Web) -> None:
     for days in ("0", "91", "two", ""):
         page = await post_action(web, assessment_id, "extend", csrf, days=days)
 
-        assert f"Days must be a whole number from 1 to 90, not {days!r}." in html.unescape(page.text)
+        assert f"Days to add must be a whole number from 1 to 90, not {days!r}." in html.unescape(page.text)
+        entered = days or "7"
+        assert f'name="days" min="1" max="90" step="1" value="{entered}"' in page.text
     assert (await load(web, assessment_id)).expires_at == before
     assert await audit_actions(web.app, assessment_id) == []
 
@@ -326,7 +328,11 @@ async def test_cancel_during_session_stops_candidate(web: Web) -> None:
         submitted = await candidate.post(f"/take/{token}/submit", data={"csrf_token": csrf})
 
     assert "The reason is missing." in missing.text
+    assert 'data-testid="cancel-form"' in missing.text
+    assert 'data-testid="resend-note"' not in missing.text
+    assert 'data-testid="extend-note"' not in missing.text
     assert "The assessment was cancelled." in page.text
+    assert "No score: the assessment was cancelled." in page.text
     assert answer.status_code == 409
     assert answer.json()["error"] == CANCELLED
     assert submitted.status_code == 409
@@ -546,7 +552,7 @@ async def test_cli_resend_extend_cancel(tmp_path: Path) -> None:
     assert extended[0] == 0, extended[2]
     assert "now expires at" in extended[1]
     assert invalid[0] == 2
-    assert "Days must be from 1 to 90" in invalid[2]
+    assert "Days to add must be from 1 to 90" in invalid[2]
     assert cancelled[0] == 0, cancelled[2]
     reader = build_app(tmp_path)
     async with running(reader):

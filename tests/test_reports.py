@@ -613,7 +613,7 @@ async def test_report_pdf_escapes_markup_in_names(web: Web, tmp_path: Path) -> N
     text = pdf_text(response.content, tmp_path)
     assert "Zoë <b>&amp; Lovelace" in text
     assert "R&D </para>" in text
-    assert "No score yet" in text
+    assert "No score yet: the candidate has not started." in text
 
 
 async def test_report_links_downloads(web: Web) -> None:
@@ -806,7 +806,7 @@ async def test_report_pdf_without_pass_mark(shared: Web, tmp_path: Path) -> None
     assert "No pass mark for this assessment type" in text
     assert "Pass mark" not in text
     assert "Did not leave the page" in text
-    assert "0 minutes (limit 30)" in text
+    assert "0 minutes (time limit 30 minutes)" in text
 
 
 @shared_loop

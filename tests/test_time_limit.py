@@ -225,7 +225,7 @@ async def test_report_shows_time_limit_completion(web: Web) -> None:
     assert response.status_code == 200
     assert f'data-testid="score">{assessment.score:g}%<' in response.text
     assert "when the time limit ran out" in response.text
-    assert "30 minutes (limit 30)" in response.text
+    assert "30 minutes (time limit 30 minutes)" in response.text
 
 
 async def test_worker_completes_abandoned_assessment(tmp_path) -> None:

@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 NOT_FOUND = "This assessment does not exist in your workspace. Open it from the list of assessments."
 OLD_LINK = "The link in earlier emails no longer works."
+# The longest entered value the report shows again after a rejected form, in characters.
+ENTERED_VALUE_LIMIT = invitations.MAX_REASON_LENGTH + 100
 
 # Runs one action and returns the flash message on success; the caller commits.
 Action = Callable[[Request, AsyncSession, AdminUser, Assessment, FormData], Awaitable[str]]
@@ -66,6 +68,18 @@ async def _cancel(request: Request, session: AsyncSession, user: AdminUser, asse
     return "The assessment was cancelled. The candidate can no longer take it, and the ATS will show the reason."
 
 
+def _keep_entered_values(request: Request, form: FormData) -> None:
+    """Store the rejected form's values in the session, so the report shows them again for correcting."""
+    entered = {}
+    for name in ("days", "reason"):
+        value = form.get(name)
+        if isinstance(value, str) and value:
+            # The session is a signed cookie, so an oversized value is cut to keep it small.
+            entered[name] = value[:ENTERED_VALUE_LIMIT]
+    if entered:
+        request.session["invitation_form"] = entered
+
+
 async def _act(request: Request, action: Action) -> Response:
     assessment_id = request.path_params["assessment_id"]
     report = f"/reports/{assessment_id}"
@@ -91,6 +105,7 @@ async def _act(request: Request, action: Action) -> Response:
             await session.rollback()
             logger.info("invitation action %s on assessment %s rejected: %s", request.url.path, assessment_id, exc)
             flash(request, str(exc), "error")
+            _keep_entered_values(request, form)
             return redirect(report)
         except IntegrityError:
             # A candidate's request or another admin queued an update of this assessment first.

@@ -195,6 +195,8 @@ async def _form_page(
         "max_options": service.MAX_OPTIONS,
         "max_expiry_days": service.MAX_EXPIRY_DAYS,
         "max_time_limit": service.MAX_TIME_LIMIT_MINUTES,
+        "default_time_limit": service.DEFAULT_TIME_LIMIT_MINUTES,
+        "default_expiry_days": service.DEFAULT_EXPIRY_DAYS,
     }
     return render(request, "settings/assessment_type_form.html", context, status_code=status_code)
 
@@ -329,9 +331,18 @@ async def duplicate(request: Request) -> Response:
             flash(request, f"Created {copy.name} as a copy of {original.name}. Edit it below; Ashby lists it already.",
                   "success")
             return redirect(f"{PREFIX}/{copy.id}")
-        retired_note = f" and retired {original.name}" if retire_original else ""
-        flash(request, f"Saved {copy.name} as a new assessment type{retired_note}.", "success")
+        flash(request, _new_version_message(copy.name, original.name, retire_original=retire_original), "success")
     return redirect(PREFIX)
+
+
+def _new_version_message(new_name: str, original_name: str, *, retire_original: bool) -> str:
+    if not retire_original:
+        return f"Saved {new_name} as a new assessment type. {original_name} stays active, so Ashby lists both."
+    if new_name == original_name:
+        return (f"Saved a new version of {new_name} and retired the previous version. "
+                "Ashby lists only the new version.")
+    return (f"Saved {new_name} as a new version of {original_name} and retired {original_name}. "
+            f"Ashby lists only {new_name}.")
 
 
 def routes() -> list[Route]:

@@ -148,6 +148,31 @@ def _focus_text(focus: dict[str, Any], started: bool) -> str:
     return focus["summary"] if started else "Not started"
 
 
+def minutes_text(minutes: float) -> str:
+    """Format a number of minutes with the matching singular or plural, such as "1 minute" or "1.5 minutes"."""
+    return f"{minutes:g} minute" if minutes == 1 else f"{minutes:g} minutes"
+
+
+def time_taken_text(duration: float | None, limit: float) -> str:
+    """Describe the time a candidate took against the time limit, for the report page and the PDF."""
+    if duration is None:
+        return f"Not finished (time limit {minutes_text(limit)})"
+    return f"{minutes_text(duration)} (time limit {minutes_text(limit)})"
+
+
+# The reason a report has no score, by assessment status. Closed assessments never get one.
+MISSING_SCORE_TEXTS = {
+    "invited": "No score yet: the candidate has not started.",
+    "started": "No score yet: the assessment is in progress.",
+    "cancelled": "No score: the assessment was cancelled.",
+    "expired": "No score: the invitation expired before the candidate finished.",
+}
+
+
+def missing_score_text(status: str) -> str:
+    return MISSING_SCORE_TEXTS.get(status, "No score yet.")
+
+
 def render_report_pdf(data: dict[str, Any], generated_at: dt.datetime) -> bytes:
     """Lay out the report from ``report_data`` as an A4 PDF and return its bytes."""
     _register_pdf_fonts()
@@ -172,8 +197,9 @@ def render_report_pdf(data: dict[str, Any], generated_at: dt.datetime) -> bytes:
         ["Invited", text(_pdf_time(data["created_at"]))],
         ["Started", text(_pdf_time(data["started_at"]))],
         ["Completed", text(_pdf_time(data["completed_at"]))],
-        ["Time taken", text(f"{duration:g} minutes (limit {limit})" if duration is not None else f"Not finished (limit {limit} minutes)")],
-        ["Score", text(f"{score:g}% of a maximum {data['max_score'] or 100:g}%" if score is not None else "No score yet")],
+        ["Time taken", text(time_taken_text(duration, limit))],
+        ["Score", text(f"{score:g}% of a maximum {data['max_score'] or 100:g}%" if score is not None
+                       else missing_score_text(data["status"]))],
         ["Result", text(result)],
         ["Focus", text(_focus_text(data["focus"], data["started_at"] is not None))],
     ]

@@ -25,7 +25,7 @@ from .. import engine
 from ..exceptions import NotFound
 from ..models import AdminUser, Assessment, Delivery, TimelineEvent, utcnow
 from .common import current_user, get_host, login_redirect, render
-from .report_pdf import render_report_pdf
+from .report_pdf import missing_score_text, render_report_pdf, time_taken_text
 from .report_chart import score_chart
 from .report_timeline import FocusSummary, focus_summary, replay_steps, timeline_entries
 
@@ -337,6 +337,10 @@ async def report_page(request: Request) -> Response:
             "replay": replay_steps(events, assessment.assessment_type),
             "deliveries": await _deliveries(session, assessment),
             "email_languages": engine.EMAIL_LANGUAGES,
+            "time_taken": time_taken_text(assessment.duration_minutes, assessment.effective_time_limit),
+            "missing_score": missing_score_text(assessment.status),
+            # The values of a rejected resend, extend or cancel form, so the admin can correct them.
+            "invitation_form": request.session.pop("invitation_form", {}),
         }
         return render(request, "reports/report.html", context)
 
