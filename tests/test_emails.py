@@ -258,6 +258,13 @@ async def test_settings_page_preview_save_reset(tmp_path: Path) -> None:
         assert 'data-field="body"' in invalid.text
         assert "Body, line 2: unknown variable &#39;nom&#39;" in invalid.text
 
+        unclosed = await client.post("/settings/emails", data={**form, "body": "Bonjour\n{% if job_name %}\n{{ link }}\n",
+                                                                "action": "preview"})
+        assert unclosed.status_code == 400
+        assert 'data-field="body"' in unclosed.text
+        assert ("Body, line 2: the {% if %} block is not closed. Add {% endif %} after the text it should contain."
+                in html.unescape(unclosed.text))
+
         saved = await client.post("/settings/emails", data={**form, "action": "save"})
         assert saved.status_code == 303
         shown = await client.get(saved.headers["location"])

@@ -25,6 +25,7 @@ from sqlalchemy import update
 from core import engine
 from core.models import Assessment, Question, TimelineEvent
 from core.web.report_chart import score_chart
+from core.web.report_pdf import missing_score_text, time_taken_text
 from core.web.report_timeline import duration_text, focus_summary
 from tests.helpers_web import (
     Web,
@@ -1026,3 +1027,70 @@ def assessment_rows(html: str) -> list[tuple[str, str]]:
     """Return (assessment id, row HTML) for each row of the assessment list."""
     rows = html.split('data-testid="assessment-row"')[1:]
     return [(re.search(r'href="/reports/([^"]+)"', row).group(1), row.split("</tr>")[0]) for row in rows]
+
+
+@pytest.mark.parametrize(
+    ("duration", "limit", "text"),
+    [
+        (1, 1, "1 minute (time limit 1 minute)"),
+        (1.5, 30, "1.5 minutes (time limit 30 minutes)"),
+        (0, 60, "0 minutes (time limit 60 minutes)"),
+        (None, 1, "Not finished (time limit 1 minute)"),
+    ],
+)
+def test_time_taken_text_pluralises(duration: float | None, limit: int, text: str) -> None:
+    assert time_taken_text(duration, limit) == text
+
+
+def test_missing_score_text_by_status() -> None:
+    assert missing_score_text("cancelled") == "No score: the assessment was cancelled."
+    assert missing_score_text("expired") == "No score: the invitation expired before the candidate finished."
+    assert missing_score_text("started") == "No score yet: the assessment is in progress."
+
+
+async def test_report_layout_at_1200px(tmp_path: Path) -> None:
+    """The menu fits on one line at 1200 px, and a long reason without spaces wraps inside its card."""
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        if os.environ.get("LANGOS_REQUIRE_BROWSER") == "1":
+            raise RuntimeError(f"chromium not found at {chromium}; install Debian's chromium package")
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.async_api import async_playwright
+
+    from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_stack
+    from tests.test_connector_ashby import call, first_type, start_body
+
+    async with make_stack(tmp_path) as stack:
+        key = await stack.connect_and_configure()
+        started = await call(stack, "assessment.start", key, start_body(await first_type(stack, key)))
+        assessment_id = started.json()["results"]["assessment_id"]
+        report = f"/reports/{assessment_id}"
+        token = await stack.admin.csrf(report)
+        cancelled = await stack.admin.client.post(f"{report}/cancel",
+                                                  data={"csrf_token": token, "reason": "Withdrawn:" + "x" * 400})
+        assert cancelled.status_code == 303
+
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=chromium, headless=True,
+                                                       args=["--no-sandbox", "--disable-gpu"])
+            try:
+                page = await browser.new_page(viewport={"width": 1200, "height": 800})
+                await page.goto(stack.langos_url + "/login")
+                await page.fill("input[name=email]", ADMIN_EMAIL)
+                await page.fill("input[name=password]", ADMIN_PASSWORD)
+                await page.click("button[type=submit]")
+                await page.goto(stack.langos_url + report)
+
+                link_tops = await page.eval_on_selector_all(".topbar a, .topbar button",
+                                                            "items => items.map(item => item.getBoundingClientRect().top)")
+                link_texts = await page.eval_on_selector_all("nav a", "links => links.map(link => link.textContent)")
+                reason_fits = await page.eval_on_selector(
+                    "[data-testid=cancelled-reason]", "cell => cell.scrollWidth <= cell.clientWidth")
+                page_width = await page.evaluate("document.documentElement.scrollWidth")
+            finally:
+                await browser.close()
+
+    assert link_texts == ["Assessments", "Integrations", "Assessment types", "Emails", "Team", "Audit log"]
+    assert max(link_tops) - min(link_tops) < 10
+    assert reason_fits
+    assert page_width <= 1200
