@@ -127,6 +127,18 @@ async def test_invite_member_rejected(stack: Stack) -> None:
     assert invitations == []
 
 
+async def test_team_hides_invitation_of_member(stack: Stack) -> None:
+    await add_invitation(stack, "cli.member@demo.example", created_days_ago=0, expires_in_days=7)
+    team = await stack.admin.client.get("/settings/team")
+    assert 'data-testid="pending-invitation" data-email="cli.member@demo.example"' in team.text
+    async with stack.langos.state.host.session() as session:
+        workspace = await seed.get_workspace(session, "demo")
+        await seed.create_admin(session, workspace, "cli.member@demo.example", "a-long-password", role="viewer")
+        await session.commit()
+    team = await stack.admin.client.get("/settings/team")
+    assert 'data-testid="pending-invitation"' not in team.text
+
+
 async def test_reinvite_replaces_pending_invitation(stack: Stack) -> None:
     first = await invite(stack, "twice@demo.example")
     assert "invitation-replaced" not in first.text

@@ -57,6 +57,9 @@ async def _team_page(request: Request, session: AsyncSession, user: AdminUser, *
                AdminInvitation.expires_at > utcnow())
         .order_by(AdminInvitation.created_at.desc())
     ))
+    # An address that became a member by another route (the CLI) can no longer accept its invitation.
+    member_emails = {member.email for member in members}
+    pending = [invitation for invitation in pending if invitation.email not in member_emails]
     status_code = extra.pop("status_code", 200)
     context = {"members": members, "pending": pending, "roles": ROLES, "email": "", "role": "viewer", **extra}
     return render(request, "settings/team.html", context, status_code=status_code)
