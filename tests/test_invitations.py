@@ -311,6 +311,20 @@ async def test_extend_rejects_invalid_days(web: Web) -> None:
     assert await audit_actions(web.app, assessment_id) == []
 
 
+async def test_cancel_keeps_rejected_reason(web: Web) -> None:
+    assessment_id, _ = await order_assessment(web.app, web.seeded)
+    csrf = await signed_in_admin(web, assessment_id)
+    reason = "Filled " + "x" * 500
+
+    page = await post_action(web, assessment_id, "cancel", csrf, reason=reason)
+    reloaded = await web.client.get(f"/reports/{assessment_id}")
+
+    assert "The reason has 507 characters; shorten it to at most 500." in page.text
+    assert f'value="{reason}"' in page.text
+    assert f'value="{reason}"' not in reloaded.text
+    assert (await load(web, assessment_id)).status == "invited"
+
+
 async def test_cancel_during_session_stops_candidate(web: Web) -> None:
     assessment_id, token = await order_assessment(web.app, web.seeded)
     async with client_for(web.app) as candidate:
