@@ -6,31 +6,16 @@ Needs Debian's ``chromium``. Without it the test is skipped, unless
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from core.models import AssessmentType
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_tools
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Stack
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-if not Path(CHROMIUM).exists():
-    if os.environ.get("LANGOS_REQUIRE_BROWSER") == "1":
-        raise RuntimeError(f"chromium not found at {CHROMIUM}; install Debian's chromium package")
-    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+require_tools("chromium")
 
 from playwright.async_api import async_playwright, expect  # noqa: E402
 

@@ -24,9 +24,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import os
 import re
-import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -38,19 +36,14 @@ from sqlalchemy import func, select, update
 from starlette.applications import Starlette
 
 from core.models import Answer, Assessment, Question, TimelineEvent, utcnow
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_tools
 from tests.helpers_web import ADMIN_PASSWORD, SeededWorkspace, build_app, cancel, order_assessment, seed_workspace
 from tests.live import bind_loopback, serve, wait_for
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-PDFTOTEXT = shutil.which("pdftotext")
 CANCELLED = "This assessment was cancelled by the employer and can no longer be taken."
 PASS_MARK = 40.0
 
-for tool, path in (("chromium", CHROMIUM), ("pdftotext", PDFTOTEXT)):
-    if path is None or not Path(path).exists():
-        if os.environ.get("LANGOS_REQUIRE_BROWSER") == "1":
-            raise RuntimeError(f"{tool} not found; install Debian's chromium and poppler-utils packages")
-        pytest.skip(f"{tool} is not installed", allow_module_level=True)
+require_tools("chromium", "pdftotext")
 
 from playwright.async_api import Browser, BrowserContext, Page, expect, async_playwright  # noqa: E402
 
@@ -75,7 +68,7 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
 async def browser() -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
         instance = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
         try:
             yield instance
@@ -276,7 +269,7 @@ async def test_candidate_journey_and_report(site: Site, browser: Browser, tmp_pa
     await (await pdf_info.value).save_as(pdf_path)
     assert pdf_path.read_bytes().startswith(b"%PDF-")
     text = subprocess.run(
-        [PDFTOTEXT, "-layout", str(pdf_path), "-"], capture_output=True, check=True, timeout=30
+        ["pdftotext", "-layout", str(pdf_path), "-"], capture_output=True, check=True, timeout=30
     ).stdout.decode("utf-8")
     assert "Passed (pass mark 40%)" in text
     assert "Left the page 2 times" in text

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import html
 import re
-import shutil
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -38,13 +37,12 @@ from core.mail import queue_candidate_email
 from core.models import AdminUser, Assessment, AuditEvent, Delivery, Email, EmailTemplate, TimelineEvent, Workspace
 from core.seed import create_admin, seed_demo
 from core.types import AssessmentOrder, Candidate
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, skip_without_chromium
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, AdminClient, Stack, issued_key, langos_env
 from tests.helpers_web import csrf_in, open_web, sign_in, type_id
 from tests.live import bind_loopback, serve, url_of, wait_for
 from tests.test_connector_ashby import basic, start_body
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 
 # A word each language's default invitation contains, so a fallback to English shows.
 GREETINGS = {"en": "Hello Ada", "de": "Hallo Ada", "fr": "Bonjour Ada", "es": "Hola, Ada"}
@@ -495,7 +493,7 @@ async def test_smtp_unreachable_fails_after_retries(tmp_path: Path, capsys: pyte
     assert f"Last error: {assessment.invitation_error}" in listed
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+@skip_without_chromium()
 async def test_preview_iframe_renders_under_csp(stack: Stack) -> None:
     from playwright.async_api import async_playwright, expect
 

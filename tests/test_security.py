@@ -7,7 +7,6 @@ import base64
 import json
 import re
 import secrets
-import shutil
 import time
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -24,6 +23,7 @@ from core.exceptions import ConfigError
 from core.models import Assessment, Email, Question
 from core.web.engine_api import issue_engine_key
 from core.web.security import CONTENT_SECURITY_POLICY, SignInThrottle
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, skip_without_chromium
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Stack, langos_env, write_plugins
 from tests.helpers_web import (
     BASE_URL,
@@ -454,10 +454,7 @@ async def test_session_older_than_max_age_rejected(web: Web) -> None:
 
 # Content Security Policy in a browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+@skip_without_chromium()
 async def test_pages_work_under_csp_in_browser(stack: Stack) -> None:
     from playwright.async_api import async_playwright, expect
 
@@ -470,7 +467,7 @@ async def test_pages_work_under_csp_in_browser(stack: Stack) -> None:
     link = re.search(r"https?://\S+/take/\S+", message.body_text).group(0)
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             page = await (await browser.new_context()).new_page()
             violations: list[str] = []
