@@ -519,6 +519,11 @@ async def _commit_expiry(session: AsyncSession, assessment: Assessment) -> None:
         await session.refresh(assessment)
 
 
+def minutes_text(minutes: float) -> str:
+    """Format a number of minutes with the matching singular or plural, such as "1 minute" or "1.5 minutes"."""
+    return f"{minutes:g} minute" if minutes == 1 else f"{minutes:g} minutes"
+
+
 def deadline(assessment: Assessment) -> dt.datetime | None:
     """Return when the candidate's time runs out, or None before the assessment is started."""
     if assessment.started_at is None:
@@ -564,7 +569,7 @@ async def _reject_if_overdue(session: AsyncSession, assessment: Assessment) -> N
             raise
         logger.info("assessment %s was completed by a concurrent request", assessment.id)
     raise Conflict(
-        f"The time limit of {assessment.effective_time_limit} minutes has passed; "
+        f"The time limit of {minutes_text(assessment.effective_time_limit)} has passed; "
         "your saved answers were submitted."
     )
 

@@ -767,14 +767,17 @@ async def test_one_minute_limit_reads_singular(shared: Web) -> None:
     csrf = await start(shared.client, token)
     questions = await shared.client.get(f"/take/{token}")
     await set_fields(shared, assessment_id, started_at=utcnow() - dt.timedelta(minutes=2))
+    late_answer = await save(shared.client, token, csrf, "any-question", 0)
     event = await post_event(shared.client, token, csrf, "focus_lost")
     closed = await shared.client.get(f"/take/{token}")
 
     assert re.search(r'data-testid="time-limit">1 minute<', welcome.text)
     assert "time limit 1 minute ·" in questions.text
     assert data_attribute(questions.text, "data-time-limit") == "1 minute"
+    assert late_answer.status_code == 409
+    assert late_answer.json()["error"] == "The time limit of 1 minute has passed; your saved answers were submitted."
     assert event.status_code == 409
-    assert event.json()["error"] == "The time limit of 1 minute has passed; your saved answers were submitted."
+    assert event.json()["error"] == "This assessment has already been submitted."
     assert "The time limit of 1 minute ran out, and your answers were submitted as you saved them." in closed.text
     assert "1 minutes" not in welcome.text + questions.text + closed.text
 

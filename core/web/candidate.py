@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .. import engine
+from ..engine import minutes_text
 from ..exceptions import Conflict, RequestValidationError
 from ..models import Answer, Assessment, TimelineEvent, utcnow
 from .common import CSRF_FIELD, check_csrf, get_host, redirect, render
@@ -73,11 +74,6 @@ CLOSED_TITLES = {
     "expired": "Invitation expired",
     "completed": "Answers submitted",
 }
-
-
-def minutes_text(minutes: int) -> str:
-    """Return ``minutes`` as candidates read it: "1 minute", "30 minutes"."""
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
 def _iso_utc(moment: dt.datetime) -> str:

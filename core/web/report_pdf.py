@@ -18,6 +18,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from ..engine import minutes_text
+
 
 PDF_FONT = "LangosSans"
 PDF_FONT_BOLD = "LangosSans-Bold"
@@ -146,11 +148,6 @@ def _score_chart(data: dict[str, Any]) -> Drawing:
 
 def _focus_text(focus: dict[str, Any], started: bool) -> str:
     return focus["summary"] if started else "Not started"
-
-
-def minutes_text(minutes: float) -> str:
-    """Format a number of minutes with the matching singular or plural, such as "1 minute" or "1.5 minutes"."""
-    return f"{minutes:g} minute" if minutes == 1 else f"{minutes:g} minutes"
 
 
 def time_taken_text(duration: float | None, limit: float) -> str:
