@@ -16,7 +16,6 @@ import asyncio
 import base64
 import json
 import os
-import shutil
 import time
 import uuid
 from typing import Any
@@ -25,7 +24,7 @@ from core.app import create_app
 from core.config import load_settings
 
 from .support import ROOT, machine, write_results
-from .webhook import drop_postgres, fresh_postgres, prepare
+from .webhook import drop_postgres, prepare, scratch_langos
 
 WARM_UP_CALLS = 200
 
@@ -106,21 +105,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000, help="measured calls of each kind (default: 2000)")
     args = parser.parse_args()
 
-    workdir = ROOT / "var" / "bench" / f"inprocess-{args.database}"
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
-    (workdir / "plugins.toml").write_text("[connectors.ashby]\nenabled = true\n")
-    env = {
-        "LANGOS_DATA_DIR": str(workdir / "data"),
-        "LANGOS_PLUGINS_FILE": str(workdir / "plugins.toml"),
-        "LANGOS_RUN_WORKER": "false",
-        "LANGOS_LOG_LEVEL": "WARNING",
-        "LANGOS_RATE_LIMIT_PER_MINUTE": "0",
-    }
-    database_url = None
-    if args.database == "postgres":
-        database_url = asyncio.run(fresh_postgres(args.postgres_url))
-        env["LANGOS_DATABASE_URL"] = database_url
+    _workdir, env, database_url = scratch_langos(f"inprocess-{args.database}", args.database, args.postgres_url)
     try:
         key, type_id, list_results = asyncio.run(prepare(env))
         runs = asyncio.run(run(env, key, type_id, list_results, args.calls))

@@ -19,6 +19,7 @@ import base64
 import json
 import shutil
 import uuid
+from pathlib import Path
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -59,6 +60,32 @@ async def fresh_postgres(base_url: str) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
+def scratch_langos(name: str, database: str, postgres_url: str) -> tuple[Path, dict[str, str], str | None]:
+    """Make an empty working folder ``var/bench/<name>`` and the environment of a Langos without a worker.
+
+    On PostgreSQL a scratch database is created on the server at ``postgres_url``. Return
+    the folder, the environment and the scratch database's URL (None on SQLite), which the
+    caller drops with ``drop_postgres``.
+    """
+    workdir = ROOT / "var" / "bench" / name
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    (workdir / "plugins.toml").write_text("[connectors.ashby]\nenabled = true\n")
+    env = {
+        "LANGOS_DATA_DIR": str(workdir / "data"),
+        "LANGOS_PLUGINS_FILE": str(workdir / "plugins.toml"),
+        "LANGOS_RUN_WORKER": "false",
+        "LANGOS_LOG_LEVEL": "WARNING",
+        # The load comes from one key, far above any real ATS's rate.
+        "LANGOS_RATE_LIMIT_PER_MINUTE": "0",
+    }
+    database_url = None
+    if database == "postgres":
+        database_url = asyncio.run(fresh_postgres(postgres_url))
+        env["LANGOS_DATABASE_URL"] = database_url
+    return workdir, env, database_url
+
+
 async def drop_postgres(database_url: str) -> None:
     url = make_url(database_url)
     connection = await asyncpg.connect(url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False))
@@ -83,23 +110,7 @@ def main() -> None:
                         help="uvicorn's event loop for both servers (default: asyncio); uvloop needs the package")
     args = parser.parse_args()
 
-    workdir = ROOT / "var" / "bench" / f"webhook-{args.database}"
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
-    (workdir / "plugins.toml").write_text("[connectors.ashby]\nenabled = true\n")
-    env = {
-        "LANGOS_DATA_DIR": str(workdir / "data"),
-        "LANGOS_PLUGINS_FILE": str(workdir / "plugins.toml"),
-        "LANGOS_RUN_WORKER": "false",
-        "LANGOS_LOG_LEVEL": "WARNING",
-        # The load comes from one key, far above any real ATS's rate.
-        "LANGOS_RATE_LIMIT_PER_MINUTE": "0",
-    }
-    database_url = None
-    if args.database == "postgres":
-        database_url = asyncio.run(fresh_postgres(args.postgres_url))
-        env["LANGOS_DATABASE_URL"] = database_url
-
+    workdir, env, database_url = scratch_langos(f"webhook-{args.database}", args.database, args.postgres_url)
     try:
         key, type_id, list_results = asyncio.run(prepare(env))
         auth = "Basic " + base64.b64encode(f"{key}:".encode()).decode()

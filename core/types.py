@@ -87,7 +87,7 @@ class OrderOptionChoice:
 class OrderOption:
     """A setting the person ordering an assessment may choose, such as the invitation's expiry.
 
-    The engine defines the options and validates their values; a connector offers them in
+    The engine defines the options and validates their values. A connector offers them in
     the ATS's own format (Ashby's ``assessment.customField.list``) and passes the values it
     receives in ``AssessmentOrder.options``.
 
@@ -109,8 +109,8 @@ class OrderOption:
 class AssessmentOrder:
     """An ATS's request to start an assessment, in the host's terms.
 
-    ``options`` holds the values of the engine's order options exactly as the ATS sent
-    them, keyed by ``OrderOption.id``; the engine validates them.
+    ``options`` contains the values of the engine's order options exactly as the ATS sent
+    them, keyed by ``OrderOption.id``. The engine validates them.
     """
 
     workspace_id: str

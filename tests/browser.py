@@ -6,9 +6,11 @@ Without chromium a browser test is skipped, unless ``LANGOS_REQUIRE_BROWSER=1`` 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
+from typing import Any, AsyncIterator
 
 import pytest
 
@@ -47,3 +49,16 @@ def skip_without_chromium() -> pytest.MarkDecorator:
     return pytest.mark.skipif(
         not Path(CHROMIUM).exists() and not browser_required(), reason="Debian's chromium is not installed"
     )
+
+
+@contextlib.asynccontextmanager
+async def launch_chromium() -> AsyncIterator[Any]:
+    """Start headless chromium through Playwright, and close it afterwards."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()

@@ -15,23 +15,19 @@ import pytest
 from sqlalchemy import select
 
 from core.models import Email
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_tools
+from tests.browser import launch_chromium, require_tools
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ASHBY_KEY, Stack
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
 require_tools("chromium")
 
-from playwright.async_api import async_playwright, expect  # noqa: E402
+from playwright.async_api import expect  # noqa: E402
 
 
 @pytest.fixture
 async def browser():
-    async with async_playwright() as playwright:
-        instance = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            await instance.close()
+    async with launch_chromium() as instance:
+        yield instance
 
 
 async def shot(page, name: str) -> None:

@@ -12,22 +12,18 @@ import pytest
 from sqlalchemy import select
 
 from core.models import AssessmentType
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_tools
+from tests.browser import launch_chromium, require_tools
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Stack
 
 require_tools("chromium")
 
-from playwright.async_api import async_playwright, expect  # noqa: E402
+from playwright.async_api import expect  # noqa: E402
 
 
 @pytest.fixture
 async def browser():
-    async with async_playwright() as playwright:
-        instance = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            await instance.close()
+    async with launch_chromium() as instance:
+        yield instance
 
 
 async def test_form_adds_blocks_and_saves(stack: Stack, browser, tmp_path: Path) -> None:

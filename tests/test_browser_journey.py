@@ -36,7 +36,7 @@ from sqlalchemy import func, select, update
 from starlette.applications import Starlette
 
 from core.models import Answer, Assessment, Question, TimelineEvent, utcnow
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_tools
+from tests.browser import launch_chromium, require_tools
 from tests.helpers_web import ADMIN_PASSWORD, SeededWorkspace, build_app, cancel, order_assessment, seed_workspace
 from tests.live import bind_loopback, serve, wait_for
 
@@ -45,7 +45,7 @@ PASS_MARK = 40.0
 
 require_tools("chromium", "pdftotext")
 
-from playwright.async_api import Browser, BrowserContext, Page, expect, async_playwright  # noqa: E402
+from playwright.async_api import Browser, BrowserContext, Page, expect  # noqa: E402
 
 shared_loop = pytest.mark.asyncio(loop_scope="module")
 
@@ -66,14 +66,8 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        instance = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield instance
-        finally:
-            await instance.close()
+    async with launch_chromium() as instance:
+        yield instance
 
 
 async def order(site: Site) -> tuple[str, str, list[Question]]:
