@@ -1,12 +1,15 @@
 """CPU time per assessment.list and assessment.start call, measured inside one process.
 
-Calls the ASGI app directly, one call at a time, with no HTTP server and no load generator,
-and divides the process's CPU time by the number of calls. On a shared machine this
-number moves far less than requests per second under wrk, because it leaves out waiting
-for the CPU. The bare app of ``bench/bare_app.py`` is measured the same way, for scale.
+Calls the ASGI app directly, with no HTTP server and no load generator, and divides the
+process's CPU time by the number of calls. On a shared machine this number moves far less
+than requests per second under wrk, because it leaves out waiting for the CPU. The bare
+app of ``bench/bare_app.py`` is measured the same way, for scale.
+
+Calls go one at a time by default; ``--concurrency N`` sends them in groups of N at once,
+so concurrent starts share the engine's batched writes.
 
     python -m bench.inprocess --database sqlite
-    python -m bench.inprocess --database postgres
+    python -m bench.inprocess --database postgres --concurrency 64
 """
 
 from __future__ import annotations
@@ -65,25 +68,27 @@ async def call(app: Any, path: str, auth: bytes, body: bytes) -> int:
     return status
 
 
-async def measure(app: Any, kind: str, auth: bytes, type_id: str, calls: int) -> dict[str, float]:
+async def measure(app: Any, kind: str, auth: bytes, type_id: str, calls: int, concurrency: int = 1) -> dict[str, float]:
     """Return the CPU and wall-clock milliseconds per call of ``kind``, after a warm-up."""
     path = f"/api/ats/webhook/assessment.{kind}"
     bodies = [start_body(type_id) if kind == "start" else b"{}" for _ in range(WARM_UP_CALLS + calls)]
     for body in bodies[:WARM_UP_CALLS]:
         await call(app, path, auth, body)
 
+    measured = bodies[WARM_UP_CALLS:]
     wall, cpu = time.perf_counter(), time.process_time()
-    for body in bodies[WARM_UP_CALLS:]:
-        status = await call(app, path, auth, body)
-        if status != 200:
-            raise RuntimeError(f"{kind} returned HTTP {status}; the app's log has the reason")
+    for first in range(0, calls, concurrency):
+        statuses = await asyncio.gather(*(call(app, path, auth, body) for body in measured[first:first + concurrency]))
+        failed = [status for status in statuses if status != 200]
+        if failed:
+            raise RuntimeError(f"{kind} returned HTTP {failed[0]}; the app's log has the reason")
     return {
         "cpu_ms": round((time.process_time() - cpu) / calls * 1000, 3),
         "wall_ms": round((time.perf_counter() - wall) / calls * 1000, 3),
     }
 
 
-async def run(env: dict[str, str], key: str, type_id: str, list_results: list[dict], calls: int) -> dict:
+async def run(env: dict[str, str], key: str, type_id: str, list_results: list[dict], calls: int, concurrency: int) -> dict:
     auth = ("Basic " + base64.b64encode(f"{key}:".encode()).decode()).encode()
     os.environ["BARE_LIST_RESULTS"] = json.dumps(list_results)
     from . import bare_app
@@ -92,8 +97,8 @@ async def run(env: dict[str, str], key: str, type_id: str, list_results: list[di
     runs = {}
     async with app.router.lifespan_context(app):
         for kind in ("list", "start"):
-            runs[f"{kind}/bare"] = await measure(bare_app.app, kind, auth, type_id, calls)
-            runs[f"{kind}/langos"] = await measure(app, kind, auth, type_id, calls)
+            runs[f"{kind}/bare"] = await measure(bare_app.app, kind, auth, type_id, calls, concurrency)
+            runs[f"{kind}/langos"] = await measure(app, kind, auth, type_id, calls, concurrency)
     return runs
 
 
@@ -103,19 +108,22 @@ def main() -> None:
     parser.add_argument("--postgres-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test",
                         help="server to create a scratch database on (default: %(default)s)")
     parser.add_argument("--calls", type=int, default=2000, help="measured calls of each kind (default: 2000)")
+    parser.add_argument("--concurrency", type=int, default=1, help="calls sent at once (default: 1)")
     args = parser.parse_args()
 
     _workdir, env, database_url = scratch_langos(f"inprocess-{args.database}", args.database, args.postgres_url)
     try:
         key, type_id, list_results = asyncio.run(prepare(env))
-        runs = asyncio.run(run(env, key, type_id, list_results, args.calls))
+        runs = asyncio.run(run(env, key, type_id, list_results, args.calls, max(1, args.concurrency)))
     finally:
         if database_url:
             asyncio.run(drop_postgres(database_url))
 
-    results = {"database": args.database, "machine": machine(), "calls": args.calls, "runs": runs}
+    results = {"database": args.database, "machine": machine(), "calls": args.calls, "concurrency": args.concurrency,
+               "runs": runs}
     path = write_results(f"inprocess-{args.database}", results)
-    print(f"machine: {results['machine']}; database: {args.database}; {args.calls} calls of each kind, one at a time")
+    at_once = "one at a time" if args.concurrency <= 1 else f"{args.concurrency} at a time"
+    print(f"machine: {results['machine']}; database: {args.database}; {args.calls} calls of each kind, {at_once}")
     print("| run | CPU ms per call | wall ms per call |")
     print("|---|---:|---:|")
     for name, run_result in runs.items():

@@ -73,8 +73,16 @@ def machine() -> str:
 
 WRK_SCRIPT = """
 local path, auth, kind = "{path}", "{auth}", "{kind}"
-local counter = 0
-math.randomseed(os.time() + {seed})
+-- Each wrk thread runs its own Lua state; without a seed of its own, every thread would
+-- send the same ids, and half the starts would repeat an order.
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_number", threads)
+end
+function init(args)
+  math.randomseed(os.time() + {seed} + thread_number * 7919)
+end
 local function id()
   return string.format("%08x-%04x-4%03x-a%03x-%012x", math.random(0, 0xffffffff), math.random(0, 0xffff),
     math.random(0, 0xfff), math.random(0, 0xfff), math.random(0, 0xffffffffffff))

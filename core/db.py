@@ -12,7 +12,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -31,20 +32,34 @@ def create_engine(database_url: str) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         ensure_sqlite_folder(database_url)
         engine = create_async_engine(url, connect_args={"timeout": 30})
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA journal_mode=WAL")
-            # In WAL mode NORMAL loses no committed transaction when the process crashes;
-            # only a power loss can undo the last ones.
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def create_sqlite_thread_engine(engine: AsyncEngine) -> Engine:
+    """Return a blocking engine on the same SQLite file as ``engine``, through the standard ``sqlite3`` module.
+
+    Work that runs many statements in a row runs them in one worker thread with it. Through
+    aiosqlite every statement is several hand-offs between the event loop and aiosqlite's
+    thread, and each waits for the GIL while the loop is busy.
+    """
+    url = engine.url.set(drivername="sqlite")
+    thread_engine = create_sync_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                                       pool_size=1, max_overflow=4)
+    event.listen(thread_engine, "connect", _sqlite_pragmas)
+    return thread_engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL loses no committed transaction when the process crashes;
+    # only a power loss can undo the last ones.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

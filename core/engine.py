@@ -17,13 +17,14 @@ from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload, make_transient_to_detached
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from .crypto import hash_token, new_token
 from .exceptions import Conflict, NotFound, RequestValidationError
 from .flights import Flights
 from .hookspecs import hookimpl
 from .mail import queue_candidate_email
+from .order_batch import OrderBatcher
 from .models import (
     REORDERABLE,
     Answer,
@@ -149,6 +150,7 @@ class BuiltinEngine:
         self.public_url = public_url
         self._list_cache: dict[str, tuple[float, list[AssessmentTypeSummary]]] = {}
         self._list_loads = Flights()
+        self._orders = OrderBatcher(_INSERT_ORDER.__getitem__, self.candidate_url)
 
     @hookimpl(trylast=True)
     async def langos_list_assessment_types(self, session: AsyncSession, workspace_id: str) -> list[AssessmentTypeSummary]:
@@ -192,6 +194,12 @@ class BuiltinEngine:
             if existing is not None:
                 return StartedAssessment(assessment_id=existing.id, created=False, status=existing.status)
             raise
+        bind = session.bind
+        if not session.in_transaction() and isinstance(bind, AsyncEngine):
+            # The session holds nothing yet, so the order can be committed with the concurrent ones.
+            started = await self._orders.start(bind, order, expiry_days=settings.expiry_days, language=settings.language)
+            if started is not None:
+                return started
         # The categories and questions are not needed here, and loading them would cost more than the insert.
         found = await session.get(AssessmentType, order.assessment_type_id, options=_WITHOUT_CATEGORIES)
         try:

@@ -167,7 +167,11 @@ def langos_start_assessment(
     the existing assessment with ``created=False``, unless that assessment was cancelled,
     in which case a new one is created. Slow work (the email) is queued, not done here.
 
-    :param session: the database session; the caller commits.
+    :param session: the database session; the caller commits. When the session has no
+        transaction in progress, an implementation may instead store a new order in a
+        transaction of its own and commit it before returning; the built-in engine writes
+        concurrent new orders together that way. Either way the assessment is stored once
+        the caller's commit returns.
     :param order: the validated order.
     :return: the assessment's id and state.
     :raises RequestValidationError: the assessment type is unknown or retired, or an

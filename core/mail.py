@@ -8,6 +8,7 @@ sends through the configured server with the standard library's ``smtplib``.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import email.message
 import logging
 import re
@@ -20,6 +21,7 @@ from .config import MailSettings
 from .email_templates import (
     DEFAULT_LANGUAGE,
     KINDS,
+    RenderedEmail,
     TemplateSource,
     default_template,
     format_expiry,
@@ -29,6 +31,14 @@ from .email_templates import (
 from .models import Assessment, AssessmentType, Email, Workspace
 
 logger = logging.getLogger(__name__)
+
+
+class StoredTemplate(Protocol):
+    """A workspace's own template: an ``EmailTemplate``, or a row with the same columns."""
+
+    id: str
+    subject: str
+    body: str
 
 
 class MailDeliveryError(Exception):
@@ -165,10 +175,7 @@ def create_backend(settings: MailSettings) -> MailBackend:
 async def queue_candidate_email(session: AsyncSession, assessment: Assessment, kind: str, link: str) -> Email:
     """Render the candidate's invitation or reminder and queue it in the caller's transaction.
 
-    The workspace's own template for ``kind`` in the assessment's language is used when
-    there is one, then the built-in default for that language, then the English default.
-    A stored template that fails with this assessment's data, or leaves out the link, is
-    logged and replaced by the built-in default, so the candidate still gets a working email.
+    See ``render_candidate_email`` for the choice of template.
 
     :param kind: ``"invitation"`` or ``"reminder"``.
     :param link: the candidate's personal link, which the email must contain.
@@ -179,23 +186,10 @@ async def queue_candidate_email(session: AsyncSession, assessment: Assessment, k
     language = assessment.language or DEFAULT_LANGUAGE
     variables = await candidate_variables(session, assessment, link)
     stored = await stored_template(session, assessment.workspace_id, kind, language)
-    rendered = None
-    if stored is not None:
-        try:
-            rendered = render_email(TemplateSource(stored.subject, stored.body), variables, language)
-        except Exception as exc:
-            logger.warning("email template %s (%s, %s) of workspace %s failed for assessment %s: %s: %s; "
-                           "sending the built-in default", stored.id, kind, language, assessment.workspace_id,
-                           assessment.id, type(exc).__name__, exc)
-        # Validation only checks that the body mentions the link; a condition can still leave it out.
-        if rendered is not None and link not in rendered.body_text:
-            logger.warning("email template %s (%s, %s) of workspace %s left out the link for assessment %s; "
-                           "sending the built-in default", stored.id, kind, language, assessment.workspace_id,
-                           assessment.id)
-            rendered = None
-    if rendered is None:
-        rendered = render_email(default_template(kind, language), variables, language)
-
+    rendered = render_candidate_email(
+        stored, variables, kind=kind, language=language, workspace_id=assessment.workspace_id,
+        assessment_id=assessment.id,
+    )
     message = Email(
         workspace_id=assessment.workspace_id,
         assessment_id=assessment.id,
@@ -211,6 +205,40 @@ async def queue_candidate_email(session: AsyncSession, assessment: Assessment, k
     return message
 
 
+def render_candidate_email(
+    stored: StoredTemplate | None,
+    variables: dict[str, Any],
+    *,
+    kind: str,
+    language: str,
+    workspace_id: str,
+    assessment_id: str,
+) -> RenderedEmail:
+    """Render a candidate email from the workspace's template ``stored``, or from the built-in default.
+
+    The built-in default for ``kind`` in ``language`` is used when the workspace has no
+    template of its own. A stored template that fails with these variables, or leaves out
+    the link, is logged and replaced by the default, so the candidate still gets a working email.
+    """
+    link = str(variables["link"])
+    rendered = None
+    if stored is not None:
+        try:
+            rendered = render_email(TemplateSource(stored.subject, stored.body), variables, language)
+        except Exception as exc:
+            logger.warning("email template %s (%s, %s) of workspace %s failed for assessment %s: %s: %s; "
+                           "sending the built-in default", stored.id, kind, language, workspace_id,
+                           assessment_id, type(exc).__name__, exc)
+        # Validation only checks that the body mentions the link; a condition can still leave it out.
+        if rendered is not None and link not in rendered.body_text:
+            logger.warning("email template %s (%s, %s) of workspace %s left out the link for assessment %s; "
+                           "sending the built-in default", stored.id, kind, language, workspace_id, assessment_id)
+            rendered = None
+    if rendered is None:
+        rendered = render_email(default_template(kind, language), variables, language)
+    return rendered
+
+
 async def candidate_variables(session: AsyncSession, assessment: Assessment, link: str) -> dict[str, Any]:
     """Return the template variables for ``assessment``; the keys are ``email_templates.VARIABLES``."""
     # Loaded explicitly: the relationship is not loaded on an assessment created in this session.
@@ -219,13 +247,39 @@ async def candidate_variables(session: AsyncSession, assessment: Assessment, lin
     time_limit = assessment.time_limit_minutes
     if time_limit is None and assessment_type is not None:
         time_limit = assessment_type.time_limit_minutes
+    return email_variables(
+        first_name=assessment.candidate_first_name,
+        name=assessment.candidate_name,
+        assessment_name=assessment_type.name if assessment_type is not None else "",
+        job_name=assessment.job_name,
+        time_limit_minutes=time_limit,
+        expires_at=assessment.expires_at,
+        language=assessment.language or DEFAULT_LANGUAGE,
+        link=link,
+        workspace_name=workspace.name if workspace is not None else "",
+    )
+
+
+def email_variables(
+    *,
+    first_name: str,
+    name: str,
+    assessment_name: str,
+    job_name: str | None,
+    time_limit_minutes: int | None,
+    expires_at: dt.datetime | None,
+    language: str,
+    link: str,
+    workspace_name: str,
+) -> dict[str, Any]:
+    """Return the template variables of one candidate email; the keys are ``email_templates.VARIABLES``."""
     return {
-        "candidate_first_name": assessment.candidate_first_name,
-        "candidate_name": assessment.candidate_name,
-        "assessment_name": assessment_type.name if assessment_type is not None else "",
-        "job_name": assessment.job_name or "",
-        "time_limit_minutes": time_limit,
-        "expires_at": format_expiry(assessment.expires_at, assessment.language or DEFAULT_LANGUAGE),
+        "candidate_first_name": first_name,
+        "candidate_name": name,
+        "assessment_name": assessment_name,
+        "job_name": job_name or "",
+        "time_limit_minutes": time_limit_minutes,
+        "expires_at": format_expiry(expires_at, language),
         "link": link,
-        "workspace_name": workspace.name if workspace is not None else "",
+        "workspace_name": workspace_name,
     }

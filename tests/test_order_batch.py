@@ -1,0 +1,180 @@
+"""Concurrent ``assessment.start`` calls written together in one transaction (``core/order_batch.py``).
+
+Every test goes through the Ashby route of a Langos served on a loopback port, on SQLite
+and on PostgreSQL, and checks the stored rows: one assessment, one invitation email with
+the candidate's own link and one ``invited`` event per new order, whatever else shares the batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, update
+
+from core import order_batch
+from core.crypto import hash_token
+from core.models import Assessment, AssessmentType, Email, EmailTemplate, TimelineEvent
+from tests.conftest import Stack
+from tests.test_connector_ashby import call, first_type, start_body
+
+TAKE_LINK = re.compile(r"/take/([A-Za-z0-9_-]+)")
+
+
+@pytest.fixture
+def batch_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record the number of orders in each batch written."""
+    sizes: list[int] = []
+    write = order_batch._Queue._write_batch
+
+    def recording(self: Any, connection: Any, batch: list[Any]) -> Any:
+        sizes.append(len(batch))
+        return write(self, connection, batch)
+
+    monkeypatch.setattr(order_batch._Queue, "_write_batch", recording)
+    return sizes
+
+
+def with_candidate(body: dict[str, Any], index: int) -> dict[str, Any]:
+    body["candidate"]["first_name"] = f"Candidate{index}"
+    body["candidate"]["email"] = f"candidate{index}@example.com"
+    return body
+
+
+async def test_concurrent_orders_are_written_together(stack: Stack, batch_sizes: list[int]) -> None:
+    await concurrent_orders_are_written_together(stack, batch_sizes)
+
+
+async def test_postgres_concurrent_orders_are_written_together(pg_stack: Stack, batch_sizes: list[int]) -> None:
+    await concurrent_orders_are_written_together(pg_stack, batch_sizes)
+
+
+async def concurrent_orders_are_written_together(stack: Stack, batch_sizes: list[int]) -> None:
+    key = await stack.connect_and_configure()
+    type_id = await first_type(stack, key)
+    bodies = [with_candidate(start_body(type_id), index) for index in range(40)]
+
+    responses = await asyncio.gather(*(call(stack, "assessment.start", key, body) for body in bodies))
+
+    assert [r.status_code for r in responses] == [200] * 40, [r.text for r in responses if r.status_code != 200]
+    ids = [r.json()["results"]["assessment_id"] for r in responses]
+    assert len(set(ids)) == 40
+    assert max(batch_sizes) > 1, batch_sizes
+    async with stack.langos.state.host.session() as session:
+        for body, assessment_id in zip(bodies, ids):
+            assessment = await session.get(Assessment, assessment_id)
+            assert assessment is not None
+            assert assessment.external_application_id == body["application"]["ashby_id"]
+            assert assessment.candidate_email == body["candidate"]["email"]
+            # The delivery worker may have sent the invitation already.
+            assert assessment.status == "invited" and assessment.invitation_status in ("queued", "sent")
+            assert assessment.expires_at is not None and assessment.expires_at > assessment.created_at
+            emails = (await session.scalars(select(Email).where(Email.assessment_id == assessment_id))).all()
+            assert len(emails) == 1
+            email = emails[0]
+            assert email.recipient == body["candidate"]["email"] and email.status in ("pending", "sent")
+            assert body["candidate"]["first_name"] in email.body_text
+            # The link in each email opens that candidate's own assessment.
+            match = TAKE_LINK.search(email.body_text)
+            assert match is not None and email.body_html is not None and match.group(0) in email.body_html
+            assert hash_token(match.group(1)) == assessment.candidate_token_digest
+            kinds = (await session.scalars(select(TimelineEvent.kind).where(TimelineEvent.assessment_id == assessment_id))).all()
+            assert kinds.count("invited") == 1
+
+
+async def test_a_batch_settles_each_order_like_a_single_one(stack: Stack, batch_sizes: list[int]) -> None:
+    await a_batch_settles_each_order_like_a_single_one(stack, batch_sizes)
+
+
+async def test_postgres_a_batch_settles_each_order_like_a_single_one(pg_stack: Stack, batch_sizes: list[int]) -> None:
+    await a_batch_settles_each_order_like_a_single_one(pg_stack, batch_sizes)
+
+
+async def a_batch_settles_each_order_like_a_single_one(stack: Stack, batch_sizes: list[int]) -> None:
+    """Repeats, a retired type, an invalid option and a workspace template in one batch."""
+    key = await stack.connect_and_configure()
+    type_id = await first_type(stack, key)
+    host = stack.langos.state.host
+    async with host.session() as session:
+        active = await session.get(AssessmentType, type_id)
+        workspace_id = active.workspace_id
+        retired = (await session.scalars(
+            select(AssessmentType).where(AssessmentType.workspace_id == workspace_id, AssessmentType.id != type_id)
+        )).first()
+        assert retired is not None, "the demo workspace has a second assessment type"
+        await session.execute(update(AssessmentType).where(AssessmentType.id == retired.id).values(active=False))
+        session.add(EmailTemplate(workspace_id=workspace_id, kind="invitation", language="de",
+                                  subject="Einladung für {{ candidate_name }}", body="Hallo! Bitte hier: {{ link }}\n"))
+        await session.commit()
+    for engine_plugin in host.hooks.manager.get_plugins():
+        if hasattr(engine_plugin, "forget_types"):
+            engine_plugin.forget_types(workspace_id)
+
+    earlier = start_body(type_id)
+    first = await call(stack, "assessment.start", key, earlier)
+    assert first.status_code == 200
+    repeated_twice = start_body(type_id)
+    german = start_body(type_id, additional_fields={"email_language": "de"})
+    bad_option = start_body(type_id, additional_fields={"expiry_days": 500})
+    fresh = start_body(type_id)
+    batch_sizes.clear()
+    bodies = [earlier, repeated_twice, repeated_twice, start_body(retired.id), german, bad_option, fresh]
+    responses = await asyncio.gather(*(call(stack, "assessment.start", key, body) for body in bodies))
+
+    statuses = [r.status_code for r in responses]
+    assert statuses == [200, 200, 200, 422, 200, 422, 200], [r.text for r in responses]
+    assert max(batch_sizes) > 1, batch_sizes
+    replies = [r.json() for r in responses]
+    assert replies[0]["results"]["assessment_id"] == first.json()["results"]["assessment_id"]
+    assert replies[1]["results"]["assessment_id"] == replies[2]["results"]["assessment_id"]
+    assert "retired" in replies[3]["message"]
+    assert replies[5]["message"].startswith("Days until the invitation expires")
+
+    async with host.session() as session:
+        for body in (earlier, repeated_twice, german, fresh):
+            count = await session.scalar(
+                select(func.count()).select_from(Assessment)
+                .where(Assessment.external_application_id == body["application"]["ashby_id"])
+            )
+            assert count == 1
+            emails = await session.scalar(
+                select(func.count()).select_from(Email).join(Assessment, Assessment.id == Email.assessment_id)
+                .where(Assessment.external_application_id == body["application"]["ashby_id"])
+            )
+            assert emails == 1
+        for body in (bodies[3], bad_option):
+            count = await session.scalar(
+                select(func.count()).select_from(Assessment)
+                .where(Assessment.external_application_id == body["application"]["ashby_id"])
+            )
+            assert count == 0
+        german_email = await session.scalar(
+            select(Email).where(Email.assessment_id == replies[4]["results"]["assessment_id"])
+        )
+        assert german_email.subject == "Einladung für Ada Lovelace"
+        assert german_email.body_text.startswith("Hallo! Bitte hier: ")
+
+
+async def test_a_failed_batch_stores_each_order_alone(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = await stack.connect_and_configure()
+    type_id = await first_type(stack, key)
+    failures: list[int] = []
+
+    def failing(self: Any, connection: Any, batch: list[Any]) -> Any:
+        failures.append(len(batch))
+        raise RuntimeError("the batch's transaction failed")
+
+    monkeypatch.setattr(order_batch._Queue, "_write_batch", failing)
+    bodies = [start_body(type_id) for _ in range(6)]
+    responses = await asyncio.gather(*(call(stack, "assessment.start", key, body) for body in bodies))
+
+    assert [r.status_code for r in responses] == [200] * 6
+    assert failures, "the batch was tried first"
+    async with stack.langos.state.host.session() as session:
+        for body, response in zip(bodies, responses):
+            assessment = await session.get(Assessment, response.json()["results"]["assessment_id"])
+            assert assessment.external_application_id == body["application"]["ashby_id"]
+            emails = await session.scalar(select(func.count()).select_from(Email).where(Email.assessment_id == assessment.id))
+            assert emails == 1
