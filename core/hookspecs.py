@@ -168,10 +168,10 @@ def langos_start_assessment(
     in which case a new one is created. Slow work (the email) is queued, not done here.
 
     :param session: the database session; the caller commits. When the session has no
-        transaction in progress, an implementation may instead store a new order in a
-        transaction of its own and commit it before returning; the built-in engine writes
-        concurrent new orders together that way. Either way the assessment is stored once
-        the caller's commit returns.
+        transaction in progress, an implementation may store a new order in a transaction
+        of its own and commit it before it returns. The built-in engine does so to write
+        concurrent new orders together. In both cases the assessment is stored once the
+        caller's commit returns.
     :param order: the validated order.
     :return: the assessment's id and state.
     :raises RequestValidationError: the assessment type is unknown or retired, or an

@@ -204,6 +204,7 @@ class _Queue:
         expires_at = now + dt.timedelta(days=pending.expiry_days or assessment_type.expiry_days)
         assessment = _new_assessment(order, assessment_id, assessment_type, now, expires_at, pending.language)
         assessment["candidate_token_digest"] = hash_token(token)
+
         link = self.batcher._candidate_url(token)
         candidate = order.candidate
         variables = email_variables(
@@ -217,6 +218,7 @@ class _Queue:
             link=link,
             workspace_name=workspace_name,
         )
+
         rendered = render_candidate_email(
             templates.get((order.workspace_id, pending.language)), variables, kind="invitation",
             language=pending.language, workspace_id=order.workspace_id, assessment_id=assessment_id,
