@@ -6,10 +6,10 @@ one writer. ``OrderBatcher`` collects the orders that arrive while a batch is be
 written and writes the next batch with one statement per table and one commit. Every
 caller still gets its reply only after its own rows are committed.
 
-An order the batch cannot settle on its own is handed back to the caller, who stores it
-one at a time with the full checks: an unknown or retired assessment type, an order that
-already has an assessment (a repeated or concurrent identical order), and every order of
-a batch whose transaction failed.
+Some orders the batch cannot settle on its own. It hands them back to the caller, who
+stores each one alone with the full checks. They are the orders of an unknown or retired
+assessment type, orders that already have an assessment (a repeated or concurrent
+identical order), and every order of a batch whose transaction failed.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import logging
 import weakref
 from typing import Any, Callable
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, event, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .crypto import hash_token, new_token
@@ -64,7 +64,7 @@ class OrderBatcher:
     """Writes concurrent new orders of one database together.
 
     :param insert_order: builds the ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` of
-        the assessments for a dialect name; the conflict target is the partial unique index
+        the assessments for a dialect name. Its conflict target is the partial unique index
         that allows one open assessment per order.
     :param candidate_url: turns a candidate token into the link in the invitation.
     """
@@ -99,7 +99,9 @@ class _Queue:
         self.thread_engine: Engine | None = None
         if bind.dialect.name == "sqlite":
             self.thread_engine = create_sqlite_thread_engine(bind)
-            weakref.finalize(bind, self.thread_engine.dispose)
+            # The thread's connection closes with the host's engine, or with this queue.
+            event.listen(bind.sync_engine, "engine_disposed", _dispose(self.thread_engine))
+            weakref.finalize(self, self.thread_engine.dispose)
         self.waiting: list[_Pending] = []
         self.task: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -230,6 +232,13 @@ class _Queue:
             "next_attempt_at": now, "created_at": now,
         }
         return assessment, email
+
+
+def _dispose(engine: Engine) -> Callable[[Any], None]:
+    def dispose(_disposed: Any) -> None:
+        engine.dispose()
+
+    return dispose
 
 
 def _new_assessment(
