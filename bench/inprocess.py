@@ -93,7 +93,8 @@ async def run(env: dict[str, str], key: str, type_id: str, list_results: list[di
     os.environ["BARE_LIST_RESULTS"] = json.dumps(list_results)
     from . import bare_app
 
-    app = create_app(load_settings(env))
+    # As ``langos serve`` builds it.
+    app = create_app(load_settings(env), freeze_startup_objects=True)
     runs = {}
     async with app.router.lifespan_context(app):
         for kind in ("list", "start"):

@@ -450,8 +450,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         uvicorn.run("core.app:app_from_environment", factory=True, host=args.host, port=args.port,
                     workers=args.workers, log_level=log_level, access_log=not args.no_access_log)
     else:
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=log_level,
-                    access_log=not args.no_access_log)
+        uvicorn.run(create_app(settings, freeze_startup_objects=True), host=args.host, port=args.port,
+                    log_level=log_level, access_log=not args.no_access_log)
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:

@@ -46,7 +46,7 @@ def create_sqlite_thread_engine(engine: AsyncEngine) -> Engine:
     """
     url = engine.url.set(drivername="sqlite")
     thread_engine = create_sync_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                                       pool_size=1, max_overflow=4)
+                                       pool_size=2, max_overflow=2)
     event.listen(thread_engine, "connect", _sqlite_pragmas)
     return thread_engine
 

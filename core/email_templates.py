@@ -120,6 +120,8 @@ _LAYOUT_ENVIRONMENT = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES_DIR / "email"),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
+    # The layout ships with the code, so it is not checked for changes on every email.
+    auto_reload=False,
 )
 
 

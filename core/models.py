@@ -7,7 +7,7 @@ a key, an admin or a candidate always filter on it.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
+import uuid6
 from typing import Any
 
 from sqlalchemy import (
@@ -41,7 +41,12 @@ def utcnow() -> dt.datetime:
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """Return a new row id: a UUID version 7, which starts with the time it was made.
+
+    New ids sort after older ones, so each INSERT adds to the end of the primary key's index
+    and of the indexes that hold the id, instead of to a random page of each.
+    """
+    return str(uuid6.uuid7())
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

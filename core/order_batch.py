@@ -60,6 +60,12 @@ class _TypeRow:
     pass_mark: float | None
 
 
+# The assessment types by id, the workspaces' names by id and their templates by workspace and language.
+_Lookups = tuple[dict[str, _TypeRow], dict[str, str], dict[tuple[str, str], StoredTemplate]]
+# The values of each new order's assessment and email, and the order's position in its batch, by assessment id.
+_Rows = dict[str, tuple[int, dict[str, Any], dict[str, Any]]]
+
+
 class OrderBatcher:
     """Writes concurrent new orders of one database together.
 
@@ -119,49 +125,83 @@ class _Queue:
         return await asyncio.shield(pending.future)
 
     async def _drain(self) -> None:
-        while self.waiting:
-            batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
-            try:
-                created = await self._write(batch)
-            except Exception as exc:
-                # Each order is tried again alone, which reports its own error to its caller.
-                logger.warning("writing a batch of %d orders failed (%s: %s); storing them one at a time",
-                               len(batch), type(exc).__name__, exc)
-                created = {}
-            for index, pending in enumerate(batch):
-                assessment = created.get(index)
-                if assessment is not None:
-                    logger.info("assessment %s created for application %s in workspace %s",
-                                assessment["id"], assessment["external_application_id"], assessment["workspace_id"])
-                if not pending.future.done():
-                    pending.future.set_result(
-                        None if assessment is None
-                        else StartedAssessment(assessment_id=assessment["id"], created=True, status="invited")
-                    )
+        """Write the waiting orders batch after batch, until none are left.
 
-    async def _write(self, batch: list[_Pending]) -> dict[int, dict[str, Any]]:
-        if self.thread_engine is not None:
-            return await asyncio.to_thread(self._write_in_thread, self.thread_engine, batch)
+        The next batch is prepared (its lookups loaded, its invitations rendered) while the
+        previous one is being inserted and committed, which on SQLite happens in a worker
+        thread. Batches are committed one after the other, in the order they were taken.
+        """
+        writing: asyncio.Task[None] | None = None
+        while self.waiting or writing is not None:
+            if not self.waiting:
+                assert writing is not None
+                await writing
+                writing = None
+                continue
+            batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
+            rows = await self._prepare(batch)
+            if writing is not None:
+                await writing
+            writing = asyncio.get_running_loop().create_task(self._store(batch, rows))
+
+    async def _prepare(self, batch: list[_Pending]) -> _Rows | None:
+        """Return the rows of the orders the batch can settle, or None when loading the lookups failed."""
+        try:
+            if self.thread_engine is not None:
+                lookups = await asyncio.to_thread(self._load_in_thread, self.thread_engine, batch)
+            else:
+                async with self._bind().connect() as connection:
+                    lookups = await connection.run_sync(_load, batch)
+            return self._build(batch, lookups)
+        except Exception as exc:
+            _log_failure(batch, exc)
+            return None
+
+    async def _store(self, batch: list[_Pending], rows: _Rows | None) -> None:
+        """Insert and commit ``rows``, then answer every order of ``batch``.
+
+        An order the batch did not store is answered with None, and its caller stores it alone.
+        """
+        created: dict[int, dict[str, Any]] = {}
+        if rows:
+            try:
+                if self.thread_engine is not None:
+                    created = await asyncio.to_thread(self._insert_in_thread, self.thread_engine, rows)
+                else:
+                    async with self._bind().begin() as connection:
+                        created = await connection.run_sync(self._insert, rows)
+            except Exception as exc:
+                _log_failure(batch, exc)
+        for index, pending in enumerate(batch):
+            assessment = created.get(index)
+            if assessment is not None:
+                logger.info("assessment %s created for application %s in workspace %s",
+                            assessment["id"], assessment["external_application_id"], assessment["workspace_id"])
+            if not pending.future.done():
+                pending.future.set_result(
+                    None if assessment is None
+                    else StartedAssessment(assessment_id=assessment["id"], created=True, status="invited")
+                )
+
+    def _bind(self) -> AsyncEngine:
         bind = self.bind()
         if bind is None:
             raise RuntimeError("the database engine was disposed")
-        async with bind.begin() as connection:
-            return await connection.run_sync(self._write_batch, batch)
+        return bind
 
-    def _write_in_thread(self, engine: Engine, batch: list[_Pending]) -> dict[int, dict[str, Any]]:
+    @staticmethod
+    def _load_in_thread(engine: Engine, batch: list[_Pending]) -> _Lookups:
+        with engine.connect() as connection:
+            return _load(connection, batch)
+
+    def _insert_in_thread(self, engine: Engine, rows: _Rows) -> dict[int, dict[str, Any]]:
         with engine.begin() as connection:
-            return self._write_batch(connection, batch)
+            return self._insert(connection, rows)
 
-    def _write_batch(self, connection: Connection, batch: list[_Pending]) -> dict[int, dict[str, Any]]:
-        """Insert the orders of ``batch`` that the batch can settle; return their assessments by position.
-
-        Runs inside the caller's transaction, which commits when this returns.
-        """
-        types = _load_types(connection, {p.order.assessment_type_id for p in batch})
-        workspaces = _load_workspace_names(connection, {p.order.workspace_id for p in batch})
-        templates = _load_templates(connection, set(workspaces))
-
-        rows: dict[str, tuple[int, dict[str, Any], dict[str, Any]]] = {}
+    def _build(self, batch: list[_Pending], lookups: _Lookups) -> _Rows:
+        """Return the rows of each order the batch can settle, by assessment id."""
+        types, workspaces, templates = lookups
+        rows: _Rows = {}
         seen: set[tuple[str | None, str, str]] = set()
         for index, pending in enumerate(batch):
             order = pending.order
@@ -175,9 +215,10 @@ class _Queue:
             seen.add(key)
             assessment, email = self._rows(pending, assessment_type, workspaces.get(order.workspace_id, ""), templates)
             rows[assessment["id"]] = (index, assessment, email)
-        if not rows:
-            return {}
+        return rows
 
+    def _insert(self, connection: Connection, rows: _Rows) -> dict[int, dict[str, Any]]:
+        """Insert the rows of new orders whose order has no assessment yet; return those, by position."""
         statement = self.batcher._insert_order(connection.dialect.name)
         inserted = set(connection.execute(statement, [row[1] for row in rows.values()]).scalars())
         created = [rows[assessment_id] for assessment_id in inserted]
@@ -232,6 +273,19 @@ class _Queue:
             "next_attempt_at": now, "created_at": now,
         }
         return assessment, email
+
+
+def _log_failure(batch: list[_Pending], exc: Exception) -> None:
+    # Each order is then tried again alone, which reports its own error to its caller.
+    logger.warning("writing a batch of %d orders failed (%s: %s); storing them one at a time",
+                   len(batch), type(exc).__name__, exc)
+
+
+def _load(connection: Connection, batch: list[_Pending]) -> _Lookups:
+    """Return the batch's assessment types, its workspaces' names and their invitation templates."""
+    types = _load_types(connection, {pending.order.assessment_type_id for pending in batch})
+    workspaces = _load_workspace_names(connection, {pending.order.workspace_id for pending in batch})
+    return types, workspaces, _load_templates(connection, set(workspaces))
 
 
 def _dispose(engine: Engine) -> Callable[[Any], None]:

@@ -27,13 +27,13 @@ TAKE_LINK = re.compile(r"/take/([A-Za-z0-9_-]+)")
 def batch_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Record the number of orders in each batch written."""
     sizes: list[int] = []
-    write = order_batch._Queue._write_batch
+    build = order_batch._Queue._build
 
-    def recording(self: Any, connection: Any, batch: list[Any]) -> Any:
+    def recording(self: Any, batch: list[Any], lookups: Any) -> Any:
         sizes.append(len(batch))
-        return write(self, connection, batch)
+        return build(self, batch, lookups)
 
-    monkeypatch.setattr(order_batch._Queue, "_write_batch", recording)
+    monkeypatch.setattr(order_batch._Queue, "_build", recording)
     return sizes
 
 
@@ -166,11 +166,11 @@ async def test_start_failed_batch_stores_orders_alone(stack: Stack, monkeypatch:
     type_id = await first_type(stack, key)
     failures: list[int] = []
 
-    def failing(self: Any, connection: Any, batch: list[Any]) -> Any:
-        failures.append(len(batch))
+    def failing(self: Any, connection: Any, rows: dict[str, Any]) -> Any:
+        failures.append(len(rows))
         raise RuntimeError("the batch's transaction failed")
 
-    monkeypatch.setattr(order_batch._Queue, "_write_batch", failing)
+    monkeypatch.setattr(order_batch._Queue, "_insert", failing)
     bodies = [start_body(type_id) for _ in range(6)]
     responses = await asyncio.gather(*(call(stack, "assessment.start", key, body) for body in bodies))
 
