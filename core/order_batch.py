@@ -132,17 +132,26 @@ class _Queue:
         thread. Batches are committed one after the other, in the order they were taken.
         """
         writing: asyncio.Task[None] | None = None
-        while self.waiting or writing is not None:
-            if not self.waiting:
-                assert writing is not None
-                await writing
-                writing = None
-                continue
-            batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
-            rows = await self._prepare(batch)
-            if writing is not None:
-                await writing
-            writing = asyncio.get_running_loop().create_task(self._store(batch, rows))
+        try:
+            while self.waiting or writing is not None:
+                if not self.waiting:
+                    assert writing is not None
+                    await writing
+                    writing = None
+                    continue
+                batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
+                rows = await self._prepare(batch)
+                if writing is not None:
+                    await writing
+                writing = asyncio.get_running_loop().create_task(self._store(batch, rows))
+        except BaseException:
+            # When the task stops early (cancelled at shutdown), the orders it had not taken yet
+            # are answered with None, so their callers store them alone.
+            waiting, self.waiting = self.waiting, []
+            for pending in waiting:
+                if not pending.future.done():
+                    pending.future.set_result(None)
+            raise
 
     async def _prepare(self, batch: list[_Pending]) -> _Rows | None:
         """Return the rows of the orders the batch can settle, or None when loading the lookups failed."""
