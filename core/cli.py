@@ -55,7 +55,11 @@ async def _workspace(host: Host, slug: str) -> Workspace:
     async with host.session() as session:
         workspace = await seed.get_workspace(session, slug)
     if workspace is None:
-        raise CommandError(f"no workspace {slug!r}; create it with `langos workspace {slug}`")
+        raise CommandError(
+            f"no workspace {slug!r} in {host.engine.url.render_as_string(hide_password=True)}; "
+            f"set LANGOS_DATA_DIR (or LANGOS_DATABASE_URL) to the data of the Langos that has it, "
+            f"or create it with `langos workspace {slug}`"
+        )
     return workspace
 
 

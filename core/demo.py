@@ -26,11 +26,19 @@ DEMO_EMAIL = "admin@demo.langos.test"
 DEMO_PASSWORD = "demo-password"
 
 
+RESTART_NOTE = """
+Langos kept its data from the last run, Ashby connection and Langos keys included, but the
+fake Ashby starts empty. If Ashby is connected already, skip step 1. In step 2, paste the
+Langos API key you kept, or click Rotate key in Settings > Integrations > Ashby for a new one.
+"""
+
+
 def banner(langos_url: str, ashby_url: str, created: bool, data_dir: Path) -> str:
     state = "was created" if created else f"already existed; delete {data_dir} to start over"
+    restart = "" if created else RESTART_NOTE
     return f"""
 Langos demo is running, with its data in {data_dir}. The demo workspace {state}.
-
+{restart}
   Langos     {langos_url}      sign in as {DEMO_EMAIL} / {DEMO_PASSWORD}
   Fake Ashby {ashby_url}      plays Ashby: its API and a recruiter's screen
 

@@ -189,8 +189,11 @@ class BuiltinEngine:
         try:
             settings = parse_order_options(dict(order.options))
         except RequestValidationError:
-            # A repeated order returns its assessment whatever options it carries.
+            # A repeated order returns its assessment whatever options it carries, also when
+            # the first one is still being written with its batch.
             existing = await _open_order(session, order)
+            if existing is None and await self._orders.settled(session.bind, order):
+                existing = await _open_order(session, order)
             if existing is not None:
                 return StartedAssessment(assessment_id=existing.id, created=False, status=existing.status)
             raise

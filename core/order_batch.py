@@ -60,6 +60,8 @@ class _TypeRow:
     pass_mark: float | None
 
 
+# An order's integration, application and assessment type: one open assessment per key.
+_OrderKey = tuple[str | None, str, str]
 # The assessment types by id, the workspaces' names by id and their templates by workspace and language.
 _Lookups = tuple[dict[str, _TypeRow], dict[str, str], dict[tuple[str, str], StoredTemplate]]
 # The values of each new order's assessment and email, and the order's position in its batch, by assessment id.
@@ -89,6 +91,13 @@ class OrderBatcher:
             queue = self._queues[bind] = _Queue(bind, self)
         return await queue.submit(order, expiry_days, language)
 
+    async def settled(self, bind: Any, order: AssessmentOrder) -> bool:
+        """Wait until no order identical to ``order`` is waiting or being written; return whether one was."""
+        queue = self._queues.get(bind) if isinstance(bind, AsyncEngine) else None
+        if queue is None:
+            return False
+        return await queue.settled(_order_key(order))
+
 
 class _Queue:
     """The orders waiting for one database, and the task that writes them.
@@ -109,6 +118,8 @@ class _Queue:
             event.listen(bind.sync_engine, "engine_disposed", _dispose(self.thread_engine))
             weakref.finalize(self, self.thread_engine.dispose)
         self.waiting: list[_Pending] = []
+        # The orders not answered yet, by order key, so an identical order can wait for them.
+        self.unanswered: dict[_OrderKey, list[asyncio.Future[StartedAssessment | None]]] = {}
         self.task: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -116,13 +127,29 @@ class _Queue:
         loop = asyncio.get_running_loop()
         if self.loop is not loop:
             # A new event loop (tests run several): what belonged to the old one is gone with it.
-            self.loop, self.task, self.waiting = loop, None, []
+            self.loop, self.task, self.waiting, self.unanswered = loop, None, [], {}
         pending = _Pending(order, expiry_days, language, loop.create_future())
         self.waiting.append(pending)
+        key = _order_key(order)
+        self.unanswered.setdefault(key, []).append(pending.future)
+        pending.future.add_done_callback(lambda future: self._forget(key, future))
         if self.task is None or self.task.done():
             self.task = loop.create_task(self._drain())
         # Shielded, so a caller that goes away does not cancel the write of the others' orders.
         return await asyncio.shield(pending.future)
+
+    def _forget(self, key: _OrderKey, future: asyncio.Future[StartedAssessment | None]) -> None:
+        futures = self.unanswered.get(key)
+        if futures is not None and future in futures:
+            futures.remove(future)
+            if not futures:
+                del self.unanswered[key]
+
+    async def settled(self, key: _OrderKey) -> bool:
+        futures = list(self.unanswered.get(key, ()))
+        if futures:
+            await asyncio.wait(futures)
+        return bool(futures)
 
     async def _drain(self) -> None:
         """Write the waiting orders batch after batch, until none are left.
@@ -211,11 +238,11 @@ class _Queue:
         """Return the rows of each order the batch can settle, by assessment id."""
         types, workspaces, templates = lookups
         rows: _Rows = {}
-        seen: set[tuple[str | None, str, str]] = set()
+        seen: set[_OrderKey] = set()
         for index, pending in enumerate(batch):
             order = pending.order
             assessment_type = types.get(order.assessment_type_id)
-            key = (order.integration_id, order.external_application_id, order.assessment_type_id)
+            key = _order_key(order)
             # An unknown or retired type gets its error, and a repeated order its
             # assessment, from the one-at-a-time path.
             if (assessment_type is None or assessment_type.workspace_id != order.workspace_id
@@ -282,6 +309,10 @@ class _Queue:
             "next_attempt_at": now, "created_at": now,
         }
         return assessment, email
+
+
+def _order_key(order: AssessmentOrder) -> _OrderKey:
+    return (order.integration_id, order.external_application_id, order.assessment_type_id)
 
 
 def _log_failure(batch: list[_Pending], exc: Exception) -> None:

@@ -86,7 +86,9 @@ async def test_cli_scripts_the_settings_page(tmp_path: Path) -> None:
 async def test_cli_unknown_workspace_says_what_to_do(tmp_path: Path) -> None:
     code, out, err = await Cli(langos_env(tmp_path))("integrations", "--workspace", "nope")
     assert code == 2
-    assert "no workspace 'nope'; create it with `langos workspace nope`" in err
+    assert "no workspace 'nope' in sqlite+aiosqlite:///" in err
+    assert "set LANGOS_DATA_DIR (or LANGOS_DATABASE_URL) to the data of the Langos that has it" in err
+    assert "or create it with `langos workspace nope`" in err
 
 
 async def test_cli_short_password_is_rejected(tmp_path: Path) -> None:

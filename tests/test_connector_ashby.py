@@ -152,6 +152,17 @@ async def test_start_incomplete_body_names_field(stack: Stack, mutate: Any, fiel
         assert await session.scalar(select(func.count()).select_from(Assessment)) == 0
 
 
+async def test_start_long_name_says_shorten_in_ashby(stack: Stack) -> None:
+    key = await stack.connect_and_configure()
+    body = start_body(await first_type(stack, key))
+    body["candidate"]["first_name"] = "A" * 201
+    response = await call(stack, "assessment.start", key, body)
+    assert response.status_code == 422
+    message = response.json()["message"]
+    assert message.startswith("The field candidate.first_name is longer than the 200 characters")
+    assert "Shorten it in Ashby" in message
+
+
 async def test_start_non_object_body_is_400(stack: Stack) -> None:
     key = await stack.connect_and_configure()
     response = await call(stack, "assessment.start", key, [1, 2])

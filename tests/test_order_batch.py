@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from typing import Any
 
 import pytest
@@ -182,3 +183,37 @@ async def test_start_failed_batch_stores_orders_alone(stack: Stack, monkeypatch:
             assert assessment.external_application_id == body["application"]["ashby_id"]
             emails = await session.scalar(select(func.count()).select_from(Email).where(Email.assessment_id == assessment.id))
             assert emails == 1
+
+
+async def test_start_repeat_with_invalid_option_waits_for_batch(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A repeat whose option is invalid gets the assessment of the first order, still being written."""
+    key = await stack.connect_and_configure()
+    type_id = await first_type(stack, key)
+    release = threading.Event()
+    insert = order_batch._Queue._insert
+
+    def held(self: Any, connection: Any, rows: dict[str, Any]) -> Any:
+        release.wait(timeout=10)
+        return insert(self, connection, rows)
+
+    monkeypatch.setattr(order_batch._Queue, "_insert", held)
+    body = start_body(type_id)
+    first = asyncio.create_task(call(stack, "assessment.start", key, body))
+    batcher = next(plugin._orders for plugin in stack.langos.state.host.hooks.manager.get_plugins()
+                   if hasattr(plugin, "_orders"))
+    for _ in range(200):
+        if any(queue.unanswered for queue in batcher._queues.values()):
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the first order never reached a batch")
+
+    repeat = asyncio.create_task(call(stack, "assessment.start", key, {**body, "additional_fields": {"expiry_days": 500}}))
+    await asyncio.sleep(0.2)
+    assert not repeat.done()
+    release.set()
+    first_response, repeat_response = await first, await repeat
+
+    assert first_response.status_code == 200
+    assert repeat_response.status_code == 200, repeat_response.text
+    assert repeat_response.json()["results"]["assessment_id"] == first_response.json()["results"]["assessment_id"]
