@@ -102,9 +102,9 @@ class OrderBatcher:
 class _Queue:
     """The orders waiting for one database, and the task that writes them.
 
-    On SQLite a batch runs in a worker thread through the standard ``sqlite3`` module: one
-    hand-off per batch instead of several per statement. On PostgreSQL it runs on one of
-    the engine's connections.
+    On a SQLite file a batch runs in a worker thread through the standard ``sqlite3`` module:
+    one hand-off for its loads and one for its writes, instead of several per statement. On
+    PostgreSQL it runs on the engine's connections.
     """
 
     def __init__(self, bind: AsyncEngine, batcher: OrderBatcher) -> None:
@@ -112,7 +112,8 @@ class _Queue:
         self.bind = weakref.ref(bind)
         self.batcher = batcher
         self.thread_engine: Engine | None = None
-        if bind.dialect.name == "sqlite":
+        # A second connection to an in-memory database would open another, empty database.
+        if bind.dialect.name == "sqlite" and bind.url.database not in (None, "", ":memory:"):
             self.thread_engine = create_sqlite_thread_engine(bind)
             # The thread's connection closes with the host's engine, or with this queue.
             event.listen(bind.sync_engine, "engine_disposed", _dispose(self.thread_engine))
