@@ -199,7 +199,7 @@ class BuiltinEngine:
             raise
         bind = session.bind
         if not session.in_transaction() and isinstance(bind, AsyncEngine):
-            # The session holds nothing yet, so the order can be committed with the concurrent ones.
+            # No transaction is in progress in the session, so the order can be committed with the concurrent ones.
             started = await self._orders.start(bind, order, expiry_days=settings.expiry_days, language=settings.language)
             if started is not None:
                 return started

@@ -37,7 +37,7 @@ from core.mail import queue_candidate_email
 from core.models import AdminUser, Assessment, AuditEvent, Delivery, Email, EmailTemplate, TimelineEvent, Workspace
 from core.seed import create_admin, seed_demo
 from core.types import AssessmentOrder, Candidate
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, skip_without_chromium
+from tests.browser import launch_chromium, skip_without_chromium
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, AdminClient, Stack, issued_key, langos_env
 from tests.helpers_web import csrf_in, open_web, sign_in, type_id
 from tests.live import bind_loopback, serve, url_of, wait_for
@@ -495,27 +495,23 @@ async def test_smtp_unreachable_fails_after_retries(tmp_path: Path, capsys: pyte
 
 @skip_without_chromium()
 async def test_preview_iframe_renders_under_csp(stack: Stack) -> None:
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import expect
 
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page()
-            violations: list[str] = []
-            page.on("console", lambda entry: violations.append(entry.text))
-            await page.goto(stack.langos_url + "/login")
-            await page.fill("input[name=email]", ADMIN_EMAIL)
-            await page.fill("input[name=password]", ADMIN_PASSWORD)
-            await page.click("button[type=submit]")
+    async with launch_chromium() as browser:
+        page = await browser.new_page()
+        violations: list[str] = []
+        page.on("console", lambda entry: violations.append(entry.text))
+        await page.goto(stack.langos_url + "/login")
+        await page.fill("input[name=email]", ADMIN_EMAIL)
+        await page.fill("input[name=password]", ADMIN_PASSWORD)
+        await page.click("button[type=submit]")
 
-            await page.goto(stack.langos_url + "/settings/emails?kind=invitation&language=de")
-            await page.fill("textarea[name=body]", "Hallo {{ candidate_first_name }}<script>window.ran=1</script>\n\n{{ link }}\n")
-            await page.click("button[value=preview]")
-            frame = page.frame_locator("iframe[data-testid=preview-html]")
-            await expect(frame.get_by_role("link", name="Assessment öffnen")).to_have_count(1)
-            await expect(frame.get_by_text("Hallo Ada<script>window.ran=1</script>")).to_have_count(1)
-            await expect(page.get_by_test_id("preview-subject")).to_have_text("Ihr Assessment: Analytical Reasoning")
-        finally:
-            await browser.close()
+        await page.goto(stack.langos_url + "/settings/emails?kind=invitation&language=de")
+        await page.fill("textarea[name=body]", "Hallo {{ candidate_first_name }}<script>window.ran=1</script>\n\n{{ link }}\n")
+        await page.click("button[value=preview]")
+        frame = page.frame_locator("iframe[data-testid=preview-html]")
+        await expect(frame.get_by_role("link", name="Assessment öffnen")).to_have_count(1)
+        await expect(frame.get_by_text("Hallo Ada<script>window.ran=1</script>")).to_have_count(1)
+        await expect(page.get_by_test_id("preview-subject")).to_have_text("Ihr Assessment: Analytical Reasoning")
 
     assert violations == []

@@ -1,8 +1,9 @@
 """Concurrent ``assessment.start`` calls written together in one transaction (``core/order_batch.py``).
 
 Every test goes through the Ashby route of a Langos served on a loopback port, on SQLite
-and on PostgreSQL, and checks the stored rows: one assessment, one invitation email with
-the candidate's own link and one ``invited`` event per new order, whatever else shares the batch.
+and on PostgreSQL, and checks the stored rows. Each new order has one assessment, one
+invitation email with the candidate's own link and one ``invited`` event, whatever else
+shares its batch.
 """
 
 from __future__ import annotations

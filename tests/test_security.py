@@ -23,7 +23,7 @@ from core.exceptions import ConfigError
 from core.models import Assessment, Email, Question
 from core.web.engine_api import issue_engine_key
 from core.web.security import CONTENT_SECURITY_POLICY, SignInThrottle
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, skip_without_chromium
+from tests.browser import launch_chromium, skip_without_chromium
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Stack, langos_env, write_plugins
 from tests.helpers_web import (
     BASE_URL,
@@ -456,7 +456,7 @@ async def test_session_older_than_max_age_rejected(web: Web) -> None:
 
 @skip_without_chromium()
 async def test_pages_work_under_csp_in_browser(stack: Stack) -> None:
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import expect
 
     await stack.connect_and_configure()
     listed = (await stack.http.post(stack.ashby_url + "/_fake/langos/list")).json()
@@ -466,61 +466,57 @@ async def test_pages_work_under_csp_in_browser(stack: Stack) -> None:
         message = await session.scalar(select(Email))
     link = re.search(r"https?://\S+/take/\S+", message.body_text).group(0)
 
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = await (await browser.new_context()).new_page()
-            violations: list[str] = []
-            page.on("console", lambda entry: violations.append(entry.text) if "Content Security Policy" in entry.text else None)
+    async with launch_chromium() as browser:
+        page = await (await browser.new_context()).new_page()
+        violations: list[str] = []
+        page.on("console", lambda entry: violations.append(entry.text) if "Content Security Policy" in entry.text else None)
 
-            # The policy is enforced: an injected event handler does not run.
-            await page.goto(stack.langos_url + "/login")
-            await page.evaluate("document.body.insertAdjacentHTML('beforeend', '<img src=/x onerror=\"window.ran=1\">')")
-            await page.wait_for_timeout(200)
-            assert await page.evaluate("window.ran") is None
-            assert violations
-            violations.clear()
+        # The policy is enforced: an injected event handler does not run.
+        await page.goto(stack.langos_url + "/login")
+        await page.evaluate("document.body.insertAdjacentHTML('beforeend', '<img src=/x onerror=\"window.ran=1\">')")
+        await page.wait_for_timeout(200)
+        assert await page.evaluate("window.ran") is None
+        assert violations
+        violations.clear()
 
-            await page.fill("input[name=email]", ADMIN_EMAIL)
-            await page.fill("input[name=password]", ADMIN_PASSWORD)
-            await page.click("button[type=submit]")
-            await page.goto(stack.langos_url + "/settings/integrations")
-            revoke = page.locator("#connector-ashby button:has-text('Revoke')")
-            await expect(revoke).to_have_count(1)
-            page.once("dialog", lambda dialog: dialog.dismiss())
-            await revoke.click()
-            await page.wait_for_timeout(200)
-            await expect(revoke).to_have_count(1)
-            page.once("dialog", lambda dialog: dialog.accept())
-            await revoke.click()
-            await expect(revoke).to_have_count(0)
+        await page.fill("input[name=email]", ADMIN_EMAIL)
+        await page.fill("input[name=password]", ADMIN_PASSWORD)
+        await page.click("button[type=submit]")
+        await page.goto(stack.langos_url + "/settings/integrations")
+        revoke = page.locator("#connector-ashby button:has-text('Revoke')")
+        await expect(revoke).to_have_count(1)
+        page.once("dialog", lambda dialog: dialog.dismiss())
+        await revoke.click()
+        await page.wait_for_timeout(200)
+        await expect(revoke).to_have_count(1)
+        page.once("dialog", lambda dialog: dialog.accept())
+        await revoke.click()
+        await expect(revoke).to_have_count(0)
 
-            # The correct option for every question fills every category's bar.
-            async with stack.langos.state.host.session() as session:
-                correct = dict((await session.execute(select(Question.id, Question.correct_option))).all())
-            await page.goto(link)
-            await page.click("button:has-text('Start the assessment')")
-            questions = page.get_by_test_id("question")
-            await expect(questions.first).to_be_visible()
-            for index in range(await questions.count()):
-                question_id = await questions.nth(index).get_attribute("data-question-id")
-                await questions.nth(index).locator(f"input[value='{correct[question_id]}']").check()
-                await expect(page.locator("#save-status")).to_have_text("Answer saved.")
-            await page.click("button:has-text('Submit answers')")
-            await expect(page.get_by_test_id("message")).to_contain_text("submitted")
+        # The correct option for every question fills every category's bar.
+        async with stack.langos.state.host.session() as session:
+            correct = dict((await session.execute(select(Question.id, Question.correct_option))).all())
+        await page.goto(link)
+        await page.click("button:has-text('Start the assessment')")
+        questions = page.get_by_test_id("question")
+        await expect(questions.first).to_be_visible()
+        for index in range(await questions.count()):
+            question_id = await questions.nth(index).get_attribute("data-question-id")
+            await questions.nth(index).locator(f"input[value='{correct[question_id]}']").check()
+            await expect(page.locator("#save-status")).to_have_text("Answer saved.")
+        await page.click("button:has-text('Submit answers')")
+        await expect(page.get_by_test_id("message")).to_contain_text("submitted")
 
-            async with stack.langos.state.host.session() as session:
-                assessment_id = await session.scalar(select(Assessment.id))
-            await page.goto(f"{stack.langos_url}/reports/{assessment_id}")
-            await expect(page.get_by_test_id("score")).to_be_visible()
-            # The score chart is inline SVG sized by attributes: each full bar is as wide as its track.
-            widths = await page.eval_on_selector_all(
-                ".chart-fill",
-                "bars => bars.map(bar => [bar.getBoundingClientRect().width,"
-                " bar.previousElementSibling.getBoundingClientRect().width])",
-            )
-        finally:
-            await browser.close()
+        async with stack.langos.state.host.session() as session:
+            assessment_id = await session.scalar(select(Assessment.id))
+        await page.goto(f"{stack.langos_url}/reports/{assessment_id}")
+        await expect(page.get_by_test_id("score")).to_be_visible()
+        # The score chart is inline SVG sized by attributes: each full bar is as wide as its track.
+        widths = await page.eval_on_selector_all(
+            ".chart-fill",
+            "bars => bars.map(bar => [bar.getBoundingClientRect().width,"
+            " bar.previousElementSibling.getBoundingClientRect().width])",
+        )
 
     assert violations == []
     # The overall score and three categories.

@@ -9,9 +9,10 @@ page. Indices may have gaps, and unknown or garbled field names are ignored.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
-from typing import Any
+from typing import Any, AsyncIterator
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
@@ -268,11 +269,17 @@ async def update(request: Request) -> Response:
     return redirect(PREFIX)
 
 
-async def retire(request: Request) -> Response:
+@contextlib.asynccontextmanager
+async def _type_action(request: Request) -> AsyncIterator[tuple[AsyncSession, FormData, AdminUser, AssessmentType]]:
+    """Open a session for an admin's action on the type in the path: the form, the admin and the type."""
     async with get_host(request).session() as session:
         form = await request.form()
         user = await _admin(request, session, form)
-        assessment_type = await _type(session, user, request.path_params["type_id"])
+        yield session, form, user, await _type(session, user, request.path_params["type_id"])
+
+
+async def retire(request: Request) -> Response:
+    async with _type_action(request) as (session, _form, user, assessment_type):
         if await service.retire_type(session, assessment_type):
             await _record(request, session, user, "assessment_type_retired", assessment_type)
         flash(request, f"Retired {assessment_type.name}. Ashby no longer lists it; assessments already sent can "
@@ -281,10 +288,7 @@ async def retire(request: Request) -> Response:
 
 
 async def restore(request: Request) -> Response:
-    async with get_host(request).session() as session:
-        form = await request.form()
-        user = await _admin(request, session, form)
-        assessment_type = await _type(session, user, request.path_params["type_id"])
+    async with _type_action(request) as (session, _form, user, assessment_type):
         try:
             restored = await service.restore_type(session, assessment_type)
         except RequestValidationError:
@@ -302,10 +306,7 @@ async def restore(request: Request) -> Response:
 
 async def duplicate(request: Request) -> Response:
     """Copy a type as it is (from the list), or save an edit form's content as a new type (a new version)."""
-    async with get_host(request).session() as session:
-        form = await request.form()
-        user = await _admin(request, session, form)
-        original = await _type(session, user, request.path_params["type_id"])
+    async with _type_action(request) as (session, form, user, original):
         retire_original = _value(form, "retire_original") == "on"
         draft = draft_from_form(form) if "name" in form else None
         try:
