@@ -81,6 +81,11 @@ _FIELD_HELP = {
 
 def _describe(error: dict[str, Any]) -> tuple[str, str]:
     field = ".".join(str(part) for part in error["loc"]) or "body"
+    if error["type"] == "string_too_long":
+        # A value typed in Ashby, such as a name: the recruiter can shorten it there.
+        limit = error.get("ctx", {}).get("max_length")
+        return field, (f"The field {field} is longer than the {limit} characters Langos can store. "
+                       "Shorten it in Ashby, then start the assessment again.")
     problem = "is missing" if error["type"] == "missing" else f"is invalid ({error['msg']})"
     hint = _FIELD_HELP.get(field, "Check the request and send it again.")
     return field, f"The field {field} {problem}. {hint}"
