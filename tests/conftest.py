@@ -10,15 +10,18 @@ import uuid
 from pathlib import Path
 from typing import Any, AsyncIterator
 
+import argon2
 import asyncpg
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
 from connectors.ashby.fake import create_fake_ashby
+from core import crypto
 from core.app import create_app
 from core.config import load_settings
 from core.seed import seed_demo
+from tests.databases import migrated_sqlite
 from tests.live import bind_loopback, serve, url_of
 
 ADMIN_EMAIL = "admin@demo.example"
@@ -30,6 +33,13 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 ISSUED_KEY = re.compile(r'id="issued-key-(\w+)">([^<]+)<')
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Argon2 at the product's cost takes about 0.2 s a hash, and the tests create and sign in
+    # admins hundreds of times. A hash records its own parameters, so checking works either
+    # way; CLI commands run as separate processes keep the product's cost.
+    crypto._password_hasher = argon2.PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+
+
 def write_plugins(path: Path, body: str = "[connectors.ashby]\nenabled = true\n") -> Path:
     path.write_text(body, encoding="utf-8")
     return path
@@ -39,6 +49,8 @@ def langos_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     plugins = tmp_path / "plugins.toml"
     if not plugins.exists():
         write_plugins(plugins)
+    if "LANGOS_DATABASE_URL" not in extra:
+        migrated_sqlite(tmp_path / "data")
     return {
         "LANGOS_DATA_DIR": str(tmp_path / "data"),
         "LANGOS_PLUGINS_FILE": str(plugins),

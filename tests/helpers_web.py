@@ -21,6 +21,7 @@ from core.config import load_settings
 from core.models import AssessmentType, Email, Integration, TimelineEvent
 from core.seed import seed_demo
 from core.types import AssessmentOrder, Candidate
+from tests.databases import migrated_sqlite
 
 BASE_URL = "http://testserver"
 ADMIN_PASSWORD = "correct-horse-battery"
@@ -55,6 +56,7 @@ def build_app(tmp_path: Path) -> Starlette:
         "LANGOS_PLUGINS_FILE": str(plugins),
         "LANGOS_PUBLIC_URL": BASE_URL,
     }
+    migrated_sqlite(tmp_path / "data")
     return create_app(load_settings(environ, run_worker=False))
 
 
