@@ -8,7 +8,9 @@ SQLite's backup API. The app's own migration step then finds the schema current.
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
+import shutil
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -25,7 +27,9 @@ def migrated_sqlite(data_dir: Path) -> None:
     if target.exists():
         return
     if _template is None:
-        template = Path(tempfile.mkdtemp(prefix="langos-migrated-")) / "langos.db"
+        folder = Path(tempfile.mkdtemp(prefix="langos-migrated-"))
+        atexit.register(shutil.rmtree, folder, True)
+        template = folder / "langos.db"
         # In a thread of its own, because the migrations run their own event loop and the
         # caller may be inside one.
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
