@@ -31,7 +31,7 @@ from core.cli import open_host
 from core.config import load_settings
 from core.models import Assessment, Delivery, utcnow
 
-from .support import ROOT, free_port, machine, process, python, wait_until_up, write_results
+from .support import ROOT, add_database_options, free_port, machine, process, python, wait_until_up, write_results
 from .webhook import drop_postgres, fresh_postgres
 
 ASHBY_KEY = "ashby_demo_key_0123456789"
@@ -92,8 +92,7 @@ async def delivered(env: dict[str, str]) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--postgres-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+    add_database_options(parser)
     parser.add_argument("--count", type=int, default=10_000, help="completion updates to deliver (default: 10000)")
     parser.add_argument("--workers", type=int, default=1, help="langos worker processes (default: 1)")
     parser.add_argument("--concurrency", type=int, default=32, help="assessments each worker pushes at once (default: 32)")

@@ -26,7 +26,7 @@ from typing import Any
 from core.app import create_app
 from core.config import load_settings
 
-from .support import ROOT, machine, write_results
+from .support import ROOT, add_database_options, machine, write_results
 from .webhook import drop_postgres, prepare, scratch_langos
 
 WARM_UP_CALLS = 200
@@ -105,9 +105,7 @@ async def run(env: dict[str, str], key: str, type_id: str, list_results: list[di
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--postgres-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test",
-                        help="server to create a scratch database on (default: %(default)s)")
+    add_database_options(parser)
     parser.add_argument("--calls", type=int, default=2000, help="measured calls of each kind (default: 2000)")
     parser.add_argument("--concurrency", type=int, default=1, help="calls sent at once (default: 1)")
     args = parser.parse_args()

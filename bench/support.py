@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -19,6 +20,13 @@ from typing import Iterator
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def add_database_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--database`` and ``--postgres-url``, which every benchmark takes."""
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--postgres-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test",
+                        help="server to create a scratch database on (default: %(default)s)")
 
 
 def free_port() -> int:

@@ -29,7 +29,9 @@ from core.cli import open_host
 from core.config import load_settings
 from core.crypto import Secret
 
-from .support import ROOT, free_port, machine, process, python, run_wrk, wait_until_up, write_results
+from .support import (
+    ROOT, add_database_options, free_port, machine, process, python, run_wrk, wait_until_up, write_results,
+)
 
 
 async def prepare(env: dict[str, str]) -> tuple[str, str, list[dict]]:
@@ -97,9 +99,7 @@ async def drop_postgres(database_url: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--postgres-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test",
-                        help="server to create a scratch database on (default: %(default)s)")
+    add_database_options(parser)
     parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk run (default: 10)")
     parser.add_argument("--connections", type=int, default=64, help="concurrent connections (default: 64)")
     parser.add_argument("--calls", choices=["list", "start", "both"], default="both",
