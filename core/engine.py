@@ -13,7 +13,7 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload, make_transient_to_detached
@@ -24,7 +24,7 @@ from .exceptions import Conflict, NotFound, RequestValidationError
 from .flights import Flights
 from .hookspecs import hookimpl
 from .mail import queue_candidate_email
-from .order_batch import OrderBatcher
+from .order_batch import INSERT_TIMELINE_EVENT, OrderBatcher, invited_event, new_assessment_values
 from .models import (
     REORDERABLE,
     Answer,
@@ -34,7 +34,6 @@ from .models import (
     Email,
     Integration,
     TimelineEvent,
-    new_id,
     utcnow,
 )
 from .types import (
@@ -199,7 +198,8 @@ class BuiltinEngine:
             raise
         bind = session.bind
         if not session.in_transaction() and isinstance(bind, AsyncEngine):
-            # No transaction is in progress in the session, so the order can be committed with the concurrent ones.
+            # The session has no transaction in progress, so the order can be committed with
+            # the concurrent ones.
             started = await self._orders.start(bind, order, expiry_days=settings.expiry_days, language=settings.language)
             if started is not None:
                 return started
@@ -215,33 +215,13 @@ class BuiltinEngine:
             raise
 
         token = new_token()
-        now = utcnow()
-        expiry_days = settings.expiry_days or assessment_type.expiry_days
         # Every column is set here, because the row is written with a Core INSERT, which
         # does not read the attributes back.
-        assessment = Assessment(
-            id=new_id(),
-            status="invited",
-            invitation_status="queued",
-            created_at=now,
-            expires_at=now + dt.timedelta(days=expiry_days),
-            language=settings.language,
-            time_limit_minutes=assessment_type.time_limit_minutes,
-            pass_mark=assessment_type.pass_mark,
-            workspace_id=order.workspace_id,
-            integration_id=order.integration_id,
-            assessment_type_id=assessment_type.id,
-            assessment_type=assessment_type,
-            external_application_id=order.external_application_id,
-            external_candidate_id=order.candidate.external_id,
-            candidate_first_name=order.candidate.first_name,
-            candidate_last_name=order.candidate.last_name,
-            candidate_email=order.candidate.email,
-            candidate_profile_url=order.candidate.profile_url,
-            job_name=order.job_name,
-            external_job_id=order.external_job_id,
-            candidate_token_digest=hash_token(token),
+        values = new_assessment_values(
+            order, assessment_type, expiry_days=settings.expiry_days, language=settings.language, token=token
         )
+        assessment = Assessment(**values)
+        assessment.assessment_type = assessment_type
         # The invitation is rendered before the INSERT, so its queries and template work stay
         # out of the write transaction, which on SQLite makes every other writer wait. It
         # leaves the session until the row it refers to exists.
@@ -252,11 +232,7 @@ class BuiltinEngine:
             return StartedAssessment(assessment_id=existing.id, created=False, status=existing.status)
 
         session.add(invitation)
-        await session.execute(
-            _INSERT_TIMELINE_EVENT,
-            {"assessment_id": assessment.id, "kind": "invited", "at": now, "detail": {"email": assessment.candidate_email},
-             "external_event_id": None},
-        )
+        await session.execute(INSERT_TIMELINE_EVENT, invited_event(values))
         logger.info("assessment %s created for application %s in workspace %s",
                     assessment.id, order.external_application_id, order.workspace_id)
         return StartedAssessment(assessment_id=assessment.id, created=True, status=assessment.status)
@@ -289,7 +265,6 @@ _INSERT_ORDER = {
     .returning(Assessment.__table__.c.id)
     for dialect in (postgresql, sqlite)
 }
-_INSERT_TIMELINE_EVENT = insert(TimelineEvent.__table__)
 
 
 def _orderable_type(assessment_type: AssessmentType | None, order: AssessmentOrder) -> AssessmentType:

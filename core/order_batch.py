@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 MAX_BATCH = 256
 
 _ASSESSMENT_COLUMNS = tuple(column.key for column in Assessment.__table__.columns)
-_INSERT_EVENTS = insert(TimelineEvent.__table__)
+INSERT_TIMELINE_EVENT = insert(TimelineEvent.__table__)
 _INSERT_EMAILS = insert(Email.__table__)
 
 
@@ -119,8 +119,8 @@ class _Queue:
             event.listen(bind.sync_engine, "engine_disposed", _dispose(self.thread_engine))
             weakref.finalize(self, self.thread_engine.dispose)
         self.waiting: list[_Pending] = []
-        # The orders not answered yet, by order key, so an identical order can wait for them.
-        self.unanswered: dict[_OrderKey, list[asyncio.Future[StartedAssessment | None]]] = {}
+        # The futures of the orders without a result yet, by order key, so an identical order can wait for them.
+        self.unresolved: dict[_OrderKey, list[asyncio.Future[StartedAssessment | None]]] = {}
         self.task: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -128,11 +128,11 @@ class _Queue:
         loop = asyncio.get_running_loop()
         if self.loop is not loop:
             # A new event loop (tests run several): what belonged to the old one is gone with it.
-            self.loop, self.task, self.waiting, self.unanswered = loop, None, [], {}
+            self.loop, self.task, self.waiting, self.unresolved = loop, None, [], {}
         pending = _Pending(order, expiry_days, language, loop.create_future())
         self.waiting.append(pending)
         key = _order_key(order)
-        self.unanswered.setdefault(key, []).append(pending.future)
+        self.unresolved.setdefault(key, []).append(pending.future)
         pending.future.add_done_callback(lambda future: self._forget(key, future))
         if self.task is None or self.task.done():
             self.task = loop.create_task(self._drain())
@@ -140,14 +140,14 @@ class _Queue:
         return await asyncio.shield(pending.future)
 
     def _forget(self, key: _OrderKey, future: asyncio.Future[StartedAssessment | None]) -> None:
-        futures = self.unanswered.get(key)
+        futures = self.unresolved.get(key)
         if futures is not None and future in futures:
             futures.remove(future)
             if not futures:
-                del self.unanswered[key]
+                del self.unresolved[key]
 
     async def settled(self, key: _OrderKey) -> bool:
-        futures = list(self.unanswered.get(key, ()))
+        futures = list(self.unresolved.get(key, ()))
         if futures:
             await asyncio.wait(futures)
         return bool(futures)
@@ -174,7 +174,7 @@ class _Queue:
                 writing = asyncio.get_running_loop().create_task(self._store(batch, rows))
         except BaseException:
             # When the task stops early (cancelled at shutdown), the orders it had not taken yet
-            # are answered with None, so their callers store them alone.
+            # get None as their result, so their callers store them alone.
             waiting, self.waiting = self.waiting, []
             for pending in waiting:
                 if not pending.future.done():
@@ -195,9 +195,9 @@ class _Queue:
             return None
 
     async def _store(self, batch: list[_Pending], rows: _Rows | None) -> None:
-        """Insert and commit ``rows``, then answer every order of ``batch``.
+        """Insert and commit ``rows``, then set the result of every order of ``batch``.
 
-        An order the batch did not store is answered with None, and its caller stores it alone.
+        An order the batch did not store gets None, and its caller stores it alone.
         """
         created: dict[int, dict[str, Any]] = {}
         if rows:
@@ -261,11 +261,7 @@ class _Queue:
         created = [rows[assessment_id] for assessment_id in inserted]
         if not created:
             return {}
-        connection.execute(_INSERT_EVENTS, [
-            {"assessment_id": assessment["id"], "kind": "invited", "at": assessment["created_at"],
-             "detail": {"email": assessment["candidate_email"]}, "external_event_id": None}
-            for _, assessment, _ in created
-        ])
+        connection.execute(INSERT_TIMELINE_EVENT, [invited_event(assessment) for _, assessment, _ in created])
         connection.execute(_INSERT_EMAILS, [email for _, _, email in created])
         return {index: assessment for index, assessment, _ in created}
 
@@ -279,11 +275,11 @@ class _Queue:
         """Return the values of the assessment row and of its invitation email."""
         order = pending.order
         token = new_token()
-        now = utcnow()
-        assessment_id = new_id()
-        expires_at = now + dt.timedelta(days=pending.expiry_days or assessment_type.expiry_days)
-        assessment = _new_assessment(order, assessment_id, assessment_type, now, expires_at, pending.language)
-        assessment["candidate_token_digest"] = hash_token(token)
+        assessment = new_assessment_values(
+            order, assessment_type, expiry_days=pending.expiry_days, language=pending.language, token=token
+        )
+        assessment_id = assessment["id"]
+        expires_at = assessment["expires_at"]
 
         link = self.batcher._candidate_url(token)
         candidate = order.candidate
@@ -303,11 +299,11 @@ class _Queue:
             templates.get((order.workspace_id, pending.language)), variables, kind="invitation",
             language=pending.language, workspace_id=order.workspace_id, assessment_id=assessment_id,
         )
+        # The id, status, attempts and times come from the columns' defaults.
         email = {
-            "id": new_id(), "workspace_id": order.workspace_id, "assessment_id": assessment_id,
-            "recipient": candidate.email, "subject": rendered.subject, "body_text": rendered.body_text,
-            "body_html": rendered.body_html, "kind": "invitation", "status": "pending", "attempts": 0,
-            "next_attempt_at": now, "created_at": now,
+            "workspace_id": order.workspace_id, "assessment_id": assessment_id, "recipient": candidate.email,
+            "subject": rendered.subject, "body_text": rendered.body_text, "body_html": rendered.body_html,
+            "kind": "invitation",
         }
         return assessment, email
 
@@ -336,26 +332,34 @@ def _dispose(engine: Engine) -> Callable[[Any], None]:
     return dispose
 
 
-def _new_assessment(
-    order: AssessmentOrder,
-    assessment_id: str,
-    assessment_type: _TypeRow,
-    now: dt.datetime,
-    expires_at: dt.datetime,
-    language: str,
+def invited_event(assessment: dict[str, Any]) -> dict[str, Any]:
+    """Return the values of the ``invited`` timeline event of a new assessment, given its row's values."""
+    return {"assessment_id": assessment["id"], "kind": "invited", "at": assessment["created_at"],
+            "detail": {"email": assessment["candidate_email"]}, "external_event_id": None}
+
+
+def new_assessment_values(
+    order: AssessmentOrder, assessment_type: Any, *, expiry_days: int | None, language: str, token: str
 ) -> dict[str, Any]:
-    """Return every column of a new invited assessment; the Core INSERT sets no defaults of its own."""
+    """Return every column of a new invited assessment; a Core INSERT sets no defaults of its own.
+
+    :param assessment_type: an ``AssessmentType``, or a row with its ``id``, ``expiry_days``,
+        ``time_limit_minutes`` and ``pass_mark``.
+    :param expiry_days: the order's days until the invitation expires; None means the type's.
+    :param token: the candidate's link token, stored as its digest.
+    """
     candidate = order.candidate
+    now = utcnow()
     values: dict[str, Any] = dict.fromkeys(_ASSESSMENT_COLUMNS)
     values.update(
-        id=assessment_id, workspace_id=order.workspace_id, integration_id=order.integration_id,
+        id=new_id(), workspace_id=order.workspace_id, integration_id=order.integration_id,
         assessment_type_id=assessment_type.id, external_application_id=order.external_application_id,
         external_candidate_id=candidate.external_id, candidate_first_name=candidate.first_name,
         candidate_last_name=candidate.last_name, candidate_email=candidate.email,
         candidate_profile_url=candidate.profile_url, job_name=order.job_name, external_job_id=order.external_job_id,
-        status="invited", created_at=now, expires_at=expires_at, language=language,
-        time_limit_minutes=assessment_type.time_limit_minutes, pass_mark=assessment_type.pass_mark,
-        invitation_status="queued",
+        status="invited", created_at=now,
+        expires_at=now + dt.timedelta(days=expiry_days or assessment_type.expiry_days), language=language, time_limit_minutes=assessment_type.time_limit_minutes, pass_mark=assessment_type.pass_mark,
+        invitation_status="queued", candidate_token_digest=hash_token(token),
     )
     return values
 

@@ -203,7 +203,7 @@ async def test_start_repeat_with_invalid_option_waits_for_batch(stack: Stack, mo
     batcher = next(plugin._orders for plugin in stack.langos.state.host.hooks.manager.get_plugins()
                    if hasattr(plugin, "_orders"))
     for _ in range(200):
-        if any(queue.unanswered for queue in batcher._queues.values()):
+        if any(queue.unresolved for queue in batcher._queues.values()):
             break
         await asyncio.sleep(0.01)
     else:
