@@ -21,6 +21,7 @@ from typing import Any
 import jinja2
 from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from markupsafe import Markup, escape
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -123,6 +124,11 @@ _LAYOUT_ENVIRONMENT = jinja2.Environment(
     # The layout ships with the code, so it is not checked for changes on every email.
     auto_reload=False,
 )
+# Templates may use only the variables in VARIABLES, and the layout only what render_html
+# passes, so neither environment keeps Jinja's default globals (range, dict, lipsum and
+# others). Rendering then has no globals to merge into each context.
+_SANDBOX.globals.clear()
+_LAYOUT_ENVIRONMENT.globals.clear()
 
 
 def format_expiry(value: dt.datetime | None, language: str) -> str:
@@ -239,28 +245,35 @@ def render_email(source: TemplateSource, variables: dict[str, Any], language: st
 
 
 def render_html(body_text: str, *, subject: str, link: str, language: str) -> str:
-    """Wrap plain text in the HTML layout: one paragraph per block, the link as a button."""
+    """Wrap plain text in the HTML layout: one paragraph per block, the link as a button.
+
+    A block that is only the link becomes the button, passed to the layout as None.
+    Elsewhere the link becomes an anchor, and the lines of a block are joined with ``<br>``.
+    The text is escaped here, so the layout places each paragraph's markup as it is.
+    """
+    escaped_link = escape(link)
+    anchor = f'<a href="{escaped_link}" style="color:#1f6feb; word-break:break-all;">{escaped_link}</a>'
     paragraphs = []
-    for block in re.split(r"\n\s*\n", body_text.strip()):
+    for block in _BLANK_LINES.split(body_text.strip()):
         lines = [line.strip() for line in block.splitlines() if line.strip()]
-        if lines:
-            paragraphs.append({"lines": [_split_link(line, link) for line in lines], "is_link": lines == [link]})
-    layout = _LAYOUT_ENVIRONMENT.get_template("layout.html")
+        if lines == [link]:
+            paragraphs.append(None)
+        elif lines:
+            paragraphs.append(Markup("<br>".join([_with_anchor(line, link, anchor) for line in lines])))
     button_label = BUTTON_LABELS.get(language, BUTTON_LABELS[DEFAULT_LANGUAGE])
-    return layout.render(subject=subject, paragraphs=paragraphs, link=link, language=language, button_label=button_label)
+    return _LAYOUT.render(subject=subject, paragraphs=paragraphs, link=link, language=language,
+                          button_label=button_label)
 
 
-def _split_link(line: str, link: str) -> list[tuple[str, bool]]:
-    """Split a line into ``(text, is_link)`` pieces so the layout can turn the link into an anchor."""
+_BLANK_LINES = re.compile(r"\n\s*\n")
+_LAYOUT = _LAYOUT_ENVIRONMENT.get_template("layout.html")
+
+
+def _with_anchor(line: str, link: str, anchor: str) -> str:
+    """Escape ``line`` and turn each occurrence of ``link`` in it into the HTML ``anchor``."""
     if not link or link not in line:
-        return [(line, False)]
-    pieces: list[tuple[str, bool]] = []
-    for index, part in enumerate(line.split(link)):
-        if index:
-            pieces.append((link, True))
-        if part:
-            pieces.append((part, False))
-    return pieces
+        return escape(line)
+    return anchor.join([escape(part) for part in line.split(link)])
 
 
 # Validation
