@@ -8,8 +8,8 @@ is numbered the way admins see it, so 1 is the first option. ``parse_definition`
 
 Once assessments use a type, its categories and questions are fixed: candidates' answers
 refer to the question rows, and finished reports look up category weights by name. The
-callers commit; after a commit they call ``forget_listed_types`` so that this process lists
-the change at once.
+callers commit; after a commit they call ``engine.forget_cached_workspace`` so that this
+process lists the change, and starts orders with it, at once.
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .engine import MAX_EXPIRY_DAYS, OPEN_STATUSES, BuiltinEngine
+from .engine import MAX_EXPIRY_DAYS, OPEN_STATUSES
 from .exceptions import Conflict, NotFound, RequestValidationError
 from .models import Assessment, AssessmentType, Category, Question, utcnow
-from .plugins import Hooks
 
 # Column sizes of the models, and bounds on text stored in unbounded Text columns.
 MAX_NAME_LENGTH = 200
@@ -43,9 +42,6 @@ MAX_WEIGHT = 1000.0
 MAX_POINTS = 1000.0
 DEFAULT_TIME_LIMIT_MINUTES = 60
 DEFAULT_EXPIRY_DAYS = 7
-
-# The name under which ``build_plugin_manager`` registers the built-in engine.
-ENGINE_PLUGIN_NAME = "langos.engine"
 
 STRUCTURE_LOCKED = (
     "{subject} already {verb} this type, so its categories, weights and questions can no longer "
@@ -564,14 +560,3 @@ async def duplicate_type(
     if retire_original:
         await retire_type(session, original)
     return await create_type(session, original.workspace_id, definition)
-
-
-def forget_listed_types(hooks: Hooks, workspace_id: str) -> None:
-    """Drop this process's cached list of the workspace's types, so the next ``assessment.list`` reads the change.
-
-    Other processes keep their cached list for up to ``LIST_CACHE_SECONDS``. An engine
-    plugin that replaces the built-in one keeps its own cache, if any.
-    """
-    engine = hooks.manager.get_plugin(ENGINE_PLUGIN_NAME)
-    if isinstance(engine, BuiltinEngine):
-        engine.forget_types(workspace_id)

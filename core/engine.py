@@ -64,8 +64,11 @@ class Score:
     categories: tuple[CategoryScore, ...]
 
 
-# How long a workspace's list of assessment types is reused; a change shows up after this.
+# How long a workspace's list of assessment types, and the types, name and invitation
+# templates that new orders read, are reused; another process's change shows up after this.
 LIST_CACHE_SECONDS = 1.0
+# The name under which ``build_plugin_manager`` registers the built-in engine.
+ENGINE_PLUGIN_NAME = "langos.engine"
 
 # The languages candidate emails can be written in, by ISO 639-1 code.
 EMAIL_LANGUAGES: dict[str, str] = {"en": "English", "de": "German", "fr": "French", "es": "Spanish"}
@@ -149,7 +152,7 @@ class BuiltinEngine:
         self.public_url = public_url
         self._list_cache: dict[str, tuple[float, list[AssessmentTypeSummary]]] = {}
         self._list_loads = Flights()
-        self._orders = OrderBatcher(_INSERT_ORDER.__getitem__, self.candidate_url)
+        self._orders = OrderBatcher(_INSERT_ORDER.__getitem__, self.candidate_url, cache_seconds=LIST_CACHE_SECONDS)
 
     @hookimpl(trylast=True)
     async def langos_list_assessment_types(self, session: AsyncSession, workspace_id: str) -> list[AssessmentTypeSummary]:
@@ -175,9 +178,12 @@ class BuiltinEngine:
             return None
         return list(cached[1])
 
-    def forget_types(self, workspace_id: str) -> None:
-        """Drop the cached list of the workspace's assessment types; call it after committing a change to them."""
+    def forget_workspace(self, workspace_id: str) -> None:
+        """Drop what this engine caches of the workspace: its listed assessment types, and the types,
+        name and invitation templates that new orders read. Call it after committing a change to them.
+        """
         self._list_cache.pop(workspace_id, None)
+        self._orders.forget(workspace_id)
 
     @hookimpl(trylast=True)
     def langos_list_order_options(self, session: AsyncSession, workspace_id: str) -> list[OrderOption]:
@@ -691,3 +697,17 @@ async def complete_overdue(session: AsyncSession, *, limit: int = 100) -> int:
         if await complete_if_overdue(session, assessment, now=now):
             done += 1
     return done
+
+
+def forget_cached_workspace(hooks: Any, workspace_id: str) -> None:
+    """Drop what this process's engine caches of the workspace, so the next call reads the change.
+
+    Call it after committing a change to the workspace's assessment types, name or email
+    templates. Other processes keep their cache for up to ``LIST_CACHE_SECONDS``. An engine
+    plugin that replaces the built-in one keeps its own cache, if any.
+
+    :param hooks: the host's ``Hooks``.
+    """
+    engine = hooks.manager.get_plugin(ENGINE_PLUGIN_NAME)
+    if isinstance(engine, BuiltinEngine):
+        engine.forget_workspace(workspace_id)

@@ -10,6 +10,11 @@ Some orders the batch cannot settle on its own. It hands them back to the caller
 stores each one alone with the full checks. They are the orders of an unknown or retired
 assessment type, orders that already have an assessment (a repeated or concurrent
 identical order), and every order of a batch whose transaction failed.
+
+A workspace's assessment types, name and invitation templates are loaded once and reused
+for ``cache_seconds``. The process that changes them calls ``OrderBatcher.forget`` after its
+commit, so the next batch reads the change. Other processes keep using a retired type or an
+old template for at most ``cache_seconds``, as if the order had arrived just before the change.
 """
 
 from __future__ import annotations
@@ -18,10 +23,11 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
+import time
 import weakref
 from typing import Any, Callable
 
-from sqlalchemy import Connection, Engine, event, insert, select
+from sqlalchemy import Connection, Engine, bindparam, event, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .crypto import hash_token, new_token
@@ -60,10 +66,22 @@ class _TypeRow:
     pass_mark: float | None
 
 
+@dataclasses.dataclass(frozen=True)
+class _Workspace:
+    """The data of one workspace that new orders read.
+
+    It contains the assessment types by id, the name, and the invitation templates by language.
+    """
+
+    types: dict[str, _TypeRow]
+    name: str
+    templates: dict[str, StoredTemplate]
+
+
 # An order's integration, application and assessment type: one open assessment per key.
 _OrderKey = tuple[str | None, str, str]
-# The assessment types by id, the workspaces' names by id and their templates by workspace and language.
-_Lookups = tuple[dict[str, _TypeRow], dict[str, str], dict[tuple[str, str], StoredTemplate]]
+# The workspaces of a batch, by id.
+_Lookups = dict[str, _Workspace]
 # The values of each new order's assessment and email, and the order's position in its batch, by assessment id.
 _Rows = dict[str, tuple[int, dict[str, Any], dict[str, Any]]]
 
@@ -75,11 +93,15 @@ class OrderBatcher:
         the assessments for a dialect name. Its conflict target is the partial unique index
         that allows one open assessment per order.
     :param candidate_url: turns a candidate token into the link in the invitation.
+    :param cache_seconds: how long a workspace's types, name and templates are reused.
     """
 
-    def __init__(self, insert_order: Callable[[str], Any], candidate_url: Callable[[str], str]) -> None:
+    def __init__(
+        self, insert_order: Callable[[str], Any], candidate_url: Callable[[str], str], *, cache_seconds: float
+    ) -> None:
         self._insert_order = insert_order
         self._candidate_url = candidate_url
+        self.cache_seconds = cache_seconds
         self._queues: weakref.WeakKeyDictionary[AsyncEngine, _Queue] = weakref.WeakKeyDictionary()
 
     async def start(
@@ -90,6 +112,11 @@ class OrderBatcher:
         if queue is None:
             queue = self._queues[bind] = _Queue(bind, self)
         return await queue.submit(order, expiry_days, language)
+
+    def forget(self, workspace_id: str) -> None:
+        """Drop the workspace's cached types, name and templates; call it after committing a change to them."""
+        for queue in list(self._queues.values()):
+            queue.forget(workspace_id)
 
     async def settled(self, bind: Any, order: AssessmentOrder) -> bool:
         """Wait until no order identical to ``order`` is waiting or being written; return whether one was."""
@@ -123,6 +150,14 @@ class _Queue:
         self.unresolved: dict[_OrderKey, list[asyncio.Future[StartedAssessment | None]]] = {}
         self.task: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        # Each workspace's lookups with the time their load began. A load that overlapped a
+        # call to ``forget`` is not cached, which the count of those calls tells.
+        self.workspaces: dict[str, tuple[float, _Workspace]] = {}
+        self.invalidations = 0
+
+    def forget(self, workspace_id: str) -> None:
+        self.workspaces.pop(workspace_id, None)
+        self.invalidations += 1
 
     async def submit(self, order: AssessmentOrder, expiry_days: int | None, language: str) -> StartedAssessment | None:
         loop = asyncio.get_running_loop()
@@ -184,15 +219,30 @@ class _Queue:
     async def _prepare(self, batch: list[_Pending]) -> _Rows | None:
         """Return the rows of the orders the batch can settle, or None when loading the lookups failed."""
         try:
-            if self.thread_engine is not None:
-                lookups = await asyncio.to_thread(self._load_in_thread, self.thread_engine, batch)
-            else:
-                async with self._bind().connect() as connection:
-                    lookups = await connection.run_sync(_load, batch)
-            return self._build(batch, lookups)
+            return self._build(batch, await self._lookups({pending.order.workspace_id for pending in batch}))
         except Exception as exc:
             _log_failure(batch, exc)
             return None
+
+    async def _lookups(self, workspace_ids: set[str]) -> _Lookups:
+        """Return the workspaces' lookups, loading those not cached or cached too long ago."""
+        began, invalidations = time.monotonic(), self.invalidations
+        lookups: _Lookups = {}
+        for workspace_id in workspace_ids:
+            cached = self.workspaces.get(workspace_id)
+            if cached is not None and began - cached[0] < self.batcher.cache_seconds:
+                lookups[workspace_id] = cached[1]
+        missing = workspace_ids - lookups.keys()
+        if not missing:
+            return lookups
+        if self.thread_engine is not None:
+            loaded = await asyncio.to_thread(self._load_in_thread, self.thread_engine, missing)
+        else:
+            async with self._bind().connect() as connection:
+                loaded = await connection.run_sync(_load, missing)
+        if self.invalidations == invalidations:
+            self.workspaces.update((workspace_id, (began, workspace)) for workspace_id, workspace in loaded.items())
+        return lookups | loaded
 
     async def _store(self, batch: list[_Pending], rows: _Rows | None) -> None:
         """Insert and commit ``rows``, then set the result of every order of ``batch``.
@@ -227,9 +277,9 @@ class _Queue:
         return bind
 
     @staticmethod
-    def _load_in_thread(engine: Engine, batch: list[_Pending]) -> _Lookups:
+    def _load_in_thread(engine: Engine, workspace_ids: set[str]) -> _Lookups:
         with engine.connect() as connection:
-            return _load(connection, batch)
+            return _load(connection, workspace_ids)
 
     def _insert_in_thread(self, engine: Engine, rows: _Rows) -> dict[int, dict[str, Any]]:
         with engine.begin() as connection:
@@ -237,20 +287,19 @@ class _Queue:
 
     def _build(self, batch: list[_Pending], lookups: _Lookups) -> _Rows:
         """Return the rows of each order the batch can settle, by assessment id."""
-        types, workspaces, templates = lookups
         rows: _Rows = {}
         seen: set[_OrderKey] = set()
         for index, pending in enumerate(batch):
             order = pending.order
-            assessment_type = types.get(order.assessment_type_id)
+            workspace = lookups.get(order.workspace_id)
+            assessment_type = workspace.types.get(order.assessment_type_id) if workspace is not None else None
             key = _order_key(order)
             # An unknown or retired type gets its error, and a repeated order its
             # assessment, from the one-at-a-time path.
-            if (assessment_type is None or assessment_type.workspace_id != order.workspace_id
-                    or not assessment_type.active or key in seen):
+            if workspace is None or assessment_type is None or not assessment_type.active or key in seen:
                 continue
             seen.add(key)
-            assessment, email = self._rows(pending, assessment_type, workspaces.get(order.workspace_id, ""), templates)
+            assessment, email = self._rows(pending, assessment_type, workspace)
             rows[assessment["id"]] = (index, assessment, email)
         return rows
 
@@ -266,11 +315,7 @@ class _Queue:
         return {index: assessment for index, assessment, _ in created}
 
     def _rows(
-        self,
-        pending: _Pending,
-        assessment_type: _TypeRow,
-        workspace_name: str,
-        templates: dict[tuple[str, str], StoredTemplate],
+        self, pending: _Pending, assessment_type: _TypeRow, workspace: _Workspace
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Return the values of the assessment row and of its invitation email."""
         order = pending.order
@@ -292,11 +337,11 @@ class _Queue:
             expires_at=expires_at,
             language=pending.language or DEFAULT_LANGUAGE,
             link=link,
-            workspace_name=workspace_name,
+            workspace_name=workspace.name,
         )
 
         rendered = render_candidate_email(
-            templates.get((order.workspace_id, pending.language)), variables, kind="invitation",
+            workspace.templates.get(pending.language), variables, kind="invitation",
             language=pending.language, workspace_id=order.workspace_id, assessment_id=assessment_id,
         )
         # The id, status, attempts and times come from the columns' defaults.
@@ -318,11 +363,19 @@ def _log_failure(batch: list[_Pending], exc: Exception) -> None:
                    len(batch), type(exc).__name__, exc)
 
 
-def _load(connection: Connection, batch: list[_Pending]) -> _Lookups:
-    """Return the batch's assessment types, its workspaces' names and their invitation templates."""
-    types = _load_types(connection, {pending.order.assessment_type_id for pending in batch})
-    workspaces = _load_workspace_names(connection, {pending.order.workspace_id for pending in batch})
-    return types, workspaces, _load_templates(connection, set(workspaces))
+def _load(connection: Connection, workspace_ids: set[str]) -> _Lookups:
+    """Return the assessment types, name and invitation templates of each workspace that exists."""
+    parameters = {"workspace_ids": list(workspace_ids)}
+    types: dict[str, dict[str, _TypeRow]] = {}
+    for row in connection.execute(_SELECT_TYPES, parameters):
+        types.setdefault(row.workspace_id, {})[row.id] = _TypeRow(*row)
+    templates: dict[str, dict[str, StoredTemplate]] = {}
+    for row in connection.execute(_SELECT_TEMPLATES, parameters):
+        templates.setdefault(row.workspace_id, {})[row.language] = row
+    return {
+        row.id: _Workspace(types=types.get(row.id, {}), name=row.name, templates=templates.get(row.id, {}))
+        for row in connection.execute(_SELECT_WORKSPACES, parameters)
+    }
 
 
 def _dispose(engine: Engine) -> Callable[[Any], None]:
@@ -364,28 +417,16 @@ def new_assessment_values(
     return values
 
 
-def _load_types(connection: Connection, ids: set[str]) -> dict[str, _TypeRow]:
-    table = AssessmentType.__table__.c
-    rows = connection.execute(
-        select(table.id, table.workspace_id, table.name, table.active, table.expiry_days, table.time_limit_minutes,
-               table.pass_mark).where(table.id.in_(ids))
-    )
-    return {row.id: _TypeRow(*row) for row in rows}
-
-
-def _load_workspace_names(connection: Connection, ids: set[str]) -> dict[str, str]:
-    table = Workspace.__table__.c
-    rows = connection.execute(select(table.id, table.name).where(table.id.in_(ids)))
-    return {row.id: row.name for row in rows}
-
-
-def _load_templates(connection: Connection, workspace_ids: set[str]) -> dict[tuple[str, str], StoredTemplate]:
-    """Return the workspaces' own invitation templates, by workspace and language."""
-    if not workspace_ids:
-        return {}
-    table = EmailTemplate.__table__.c
-    rows = connection.execute(
-        select(table.id, table.workspace_id, table.language, table.subject, table.body)
-        .where(table.workspace_id.in_(workspace_ids), table.kind == "invitation")
-    )
-    return {(row.workspace_id, row.language): row for row in rows}
+_types = AssessmentType.__table__.c
+_SELECT_TYPES = select(
+    _types.id, _types.workspace_id, _types.name, _types.active, _types.expiry_days, _types.time_limit_minutes,
+    _types.pass_mark,
+).where(_types.workspace_id.in_(bindparam("workspace_ids", expanding=True)))
+_SELECT_WORKSPACES = select(Workspace.__table__.c.id, Workspace.__table__.c.name).where(
+    Workspace.__table__.c.id.in_(bindparam("workspace_ids", expanding=True))
+)
+_templates = EmailTemplate.__table__.c
+# The workspaces' own invitation templates; a language without one uses the built-in default.
+_SELECT_TEMPLATES = select(
+    _templates.id, _templates.workspace_id, _templates.language, _templates.subject, _templates.body
+).where(_templates.workspace_id.in_(bindparam("workspace_ids", expanding=True)), _templates.kind == "invitation")

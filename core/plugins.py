@@ -110,11 +110,11 @@ def _validate_info(name: str, info: Any) -> ConnectorInfo:
 
 def build_plugin_manager(settings: Settings, extra_connectors: Iterable[tuple[str, object]] = ()) -> Hooks:
     """Create the plugin manager, load every enabled connector and validate the result."""
-    from .engine import BuiltinEngine
+    from .engine import ENGINE_PLUGIN_NAME, BuiltinEngine
 
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
-    manager.register(BuiltinEngine(settings.public_url), name="langos.engine")
+    manager.register(BuiltinEngine(settings.public_url), name=ENGINE_PLUGIN_NAME)
 
     plugins = _discover(settings)
     for name, plugin in extra_connectors:

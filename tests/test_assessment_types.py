@@ -489,6 +489,8 @@ def _definition(assessment_type: AssessmentType) -> TypeDefinition:
 async def test_retire_and_restore(stack: Stack, key: str) -> None:
     created = await create(stack, "Retirable")
     assert created.id in await listed(stack, key)
+    # A start before the change leaves the type in the engine's cache.
+    assert (await call(stack, "assessment.start", key, start_body(created.id))).status_code == 200
 
     retired = await post(stack, f"{PREFIX}/{created.id}/retire")
 
@@ -505,6 +507,7 @@ async def test_retire_and_restore(stack: Stack, key: str) -> None:
     assert restored.status_code == 303
     assert created.id in await listed(stack, key)
     assert (await type_named(stack, "Retirable")).retired_at is None
+    assert (await call(stack, "assessment.start", key, start_body(created.id))).status_code == 200
     assert await actions(stack, created.id) == [
         "assessment_type_created", "assessment_type_retired", "assessment_type_restored",
     ]

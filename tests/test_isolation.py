@@ -23,6 +23,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import func, select, update
 
+from core.engine import forget_cached_workspace
 from core.models import ApiKey, Assessment, AssessmentType, AuditEvent, Delivery, Email, EmailTemplate, TimelineEvent
 from core.seed import seed_demo
 from core.web.engine_api import issue_engine_key
@@ -268,6 +269,7 @@ async def retire_directly(world: World, target: Party) -> None:
     async with world.stack.langos.state.host.session() as session:
         await session.execute(update(AssessmentType).where(AssessmentType.id == target.type_id).values(active=False))
         await session.commit()
+    forget_cached_workspace(world.stack.langos.state.host.hooks, target.workspace_id)
 
 
 async def type_restore(world: World, target: Party) -> httpx.Response:

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from core import order_batch
+from core.engine import ENGINE_PLUGIN_NAME, forget_cached_workspace
 from core.crypto import hash_token
 from core.models import Assessment, AssessmentType, Email, EmailTemplate, TimelineEvent
 from tests.conftest import Stack
@@ -114,9 +115,7 @@ async def a_batch_settles_each_order_like_a_single_one(stack: Stack, batch_sizes
         session.add(EmailTemplate(workspace_id=workspace_id, kind="invitation", language="de",
                                   subject="Einladung für {{ candidate_name }}", body="Hallo! Bitte hier: {{ link }}\n"))
         await session.commit()
-    for engine_plugin in host.hooks.manager.get_plugins():
-        if hasattr(engine_plugin, "forget_types"):
-            engine_plugin.forget_types(workspace_id)
+    forget_cached_workspace(host.hooks, workspace_id)
 
     earlier = start_body(type_id)
     first = await call(stack, "assessment.start", key, earlier)
@@ -218,3 +217,52 @@ async def test_start_repeat_with_invalid_option_waits_for_batch(stack: Stack, mo
     assert first_response.status_code == 200
     assert repeat_response.status_code == 200, repeat_response.text
     assert repeat_response.json()["results"]["assessment_id"] == first_response.json()["results"]["assessment_id"]
+
+
+async def invitation_subject(stack: Stack, assessment_id: str) -> str:
+    async with stack.langos.state.host.session() as session:
+        return await session.scalar(select(Email.subject).where(Email.assessment_id == assessment_id))
+
+
+async def started_id(stack: Stack, key: str, type_id: str) -> str:
+    response = await call(stack, "assessment.start", key, start_body(type_id))
+    assert response.status_code == 200, response.text
+    return response.json()["results"]["assessment_id"]
+
+
+async def test_saved_template_applies_to_next_start(stack: Stack) -> None:
+    key = await stack.connect_and_configure()
+    type_id = await first_type(stack, key)
+    # The first start loads the workspace's templates into the engine's cache.
+    default_subject = await invitation_subject(stack, await started_id(stack, key, type_id))
+    form = {"csrf_token": await stack.admin.csrf("/settings/emails"), "kind": "invitation", "language": "en",
+            "subject": "Saved wording for {{ candidate_first_name }}", "body": "Start here:\n\n{{ link }}\n"}
+
+    saved = await stack.admin.client.post("/settings/emails", data={**form, "action": "save"})
+    after_save = await invitation_subject(stack, await started_id(stack, key, type_id))
+    reset = await stack.admin.client.post("/settings/emails/reset", data=form)
+    after_reset = await invitation_subject(stack, await started_id(stack, key, type_id))
+
+    assert saved.status_code == 303
+    assert reset.status_code == 303
+    assert default_subject.startswith("Your assessment: ")
+    assert after_save == "Saved wording for Ada"
+    assert after_reset == default_subject
+
+
+async def test_other_process_change_applies_after_cache(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine_plugin = stack.langos.state.host.hooks.manager.get_plugin(ENGINE_PLUGIN_NAME)
+    monkeypatch.setattr(engine_plugin._orders, "cache_seconds", 0.3)
+    key = await stack.connect_and_configure()
+    type_id = await first_type(stack, key)
+    await started_id(stack, key, type_id)
+    # Another process retires the type: this process is not told and uses its cache until it expires.
+    async with stack.langos.state.host.session() as session:
+        await session.execute(update(AssessmentType).where(AssessmentType.id == type_id).values(active=False))
+        await session.commit()
+
+    await asyncio.sleep(0.4)
+    rejected = await call(stack, "assessment.start", key, start_body(type_id))
+
+    assert rejected.status_code == 422
+    assert "has been retired" in rejected.text

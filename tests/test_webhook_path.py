@@ -145,8 +145,10 @@ async def test_start_repeated_after_retire_returns_same(connected: Connected) ->
     body = start_body(connected.type_id)
     first = await connected.post("assessment.start", body)
     async with connected.app.state.host.session() as session:
-        await session.execute(update(AssessmentType).where(AssessmentType.id == connected.type_id).values(active=False))
+        retired = await session.get(AssessmentType, connected.type_id)
+        retired.active = False
         await session.commit()
+    engine.forget_cached_workspace(connected.app.state.host.hooks, retired.workspace_id)
 
     repeated = await connected.post("assessment.start", body)
     new_order = await connected.post("assessment.start", start_body(connected.type_id))

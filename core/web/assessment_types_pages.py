@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from .. import assessment_types as service
 from .. import audit
+from ..engine import forget_cached_workspace
 from ..exceptions import NotFound, RequestValidationError
 from ..models import AdminUser, AssessmentType
 from .common import check_csrf, current_user, flash, get_host, login_redirect, redirect, render
@@ -145,9 +146,10 @@ async def _roll_back(request: Request, session: AsyncSession) -> AdminUser:
 
 async def _record(request: Request, session: AsyncSession, user: AdminUser, action: str,
                   assessment_type: AssessmentType, detail: dict[str, Any] | None = None, *, commit: bool = True) -> None:
-    """Audit the change and commit it, then drop this process's cached list of types.
+    """Audit the change and commit it, then drop this process's cached types of the workspace.
 
-    Dropping the cache after the commit makes Ashby's next ``assessment.list`` show the change.
+    Dropping the cache after the commit makes Ashby's next ``assessment.list`` and
+    ``assessment.start`` read the change.
     """
     detail = {"id": assessment_type.id, **(detail or {})}
     audit.record(session, workspace_id=user.workspace_id, actor=user.email, action=action, target=assessment_type.name,
@@ -155,7 +157,7 @@ async def _record(request: Request, session: AsyncSession, user: AdminUser, acti
     logger.info("%s: assessment type %s in workspace %s", action, assessment_type.id, user.workspace_id)
     if commit:
         await session.commit()
-        service.forget_listed_types(get_host(request).hooks, user.workspace_id)
+        forget_cached_workspace(get_host(request).hooks, user.workspace_id)
 
 
 # ---- pages ----------------------------------------------------------------------------------

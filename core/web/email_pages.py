@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import audit
+from ..engine import forget_cached_workspace
 from ..email_templates import (
     KINDS,
     VARIABLES,
@@ -172,6 +173,8 @@ async def save(request: Request) -> Response:
             await save_template(session, workspace_id, kind, language, source, actor)
         _audit(request, session, workspace_id, actor, "email_template_updated", kind, language)
         await session.commit()
+        # New invitations read the workspace's templates from the engine's cache.
+        forget_cached_workspace(get_host(request).hooks, workspace_id)
         logger.info("workspace %s saved its %s email in %s", workspace_id, kind, language)
         flash(request, f"Saved the {KINDS[kind].lower()} email in {EMAIL_LANGUAGES[language]}.", "success")
     return redirect(f"{PREFIX}?kind={kind}&language={language}")
@@ -190,6 +193,7 @@ async def reset(request: Request) -> Response:
         if await reset_template(session, user.workspace_id, kind, language):
             _audit(request, session, user.workspace_id, user.email, "email_template_reset", kind, language)
             await session.commit()
+            forget_cached_workspace(get_host(request).hooks, user.workspace_id)
             logger.info("workspace %s reset its %s email in %s to the default", user.workspace_id, kind, language)
             flash(request, f"The {KINDS[kind].lower()} email in {EMAIL_LANGUAGES[language]} uses the built-in text again.",
                   "success")
