@@ -51,6 +51,16 @@ def create_sqlite_thread_engine(engine: AsyncEngine) -> Engine:
     return thread_engine
 
 
+def create_postgres_batch_engine(engine: AsyncEngine) -> AsyncEngine:
+    """Return a small engine on the same PostgreSQL database as ``engine``, for batched writes.
+
+    It does not check a connection with a round trip before each use, as the host's engine
+    does, because under load each round trip waits for a turn of the busy event loop. A batch
+    that fails on a dropped connection is written again by the host's engine.
+    """
+    return create_async_engine(engine.url, pool_size=2, max_overflow=2)
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")

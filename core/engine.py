@@ -26,6 +26,7 @@ from .hookspecs import hookimpl
 from .mail import queue_candidate_email
 from .order_batch import INSERT_TIMELINE_EVENT, OrderBatcher, invited_event, new_assessment_values
 from .models import (
+    ORDER_KEY_COLUMNS,
     REORDERABLE,
     Answer,
     Assessment,
@@ -48,9 +49,6 @@ from .types import (
 logger = logging.getLogger(__name__)
 
 OPEN_STATUSES = frozenset({"invited", "started"})
-# The columns of the partial unique index ``uq_assessments_open_order``, which allows one
-# open or finished assessment per order.
-ORDER_KEY_COLUMNS = ("integration_id", "external_application_id", "assessment_type_id")
 # The reason stored and sent to the ATS when the ATS itself cancelled the assessment.
 ATS_CANCEL_REASON = "Cancelled by the ATS"
 EXPIRED_MESSAGE = "This invitation has expired. Ask the employer to send a new one."

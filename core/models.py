@@ -192,6 +192,8 @@ class Question(Base):
 
 # An order whose assessment was cancelled or expired may be placed again.
 REORDERABLE = "status NOT IN ('cancelled', 'expired')"
+# The columns that identify an order: one open assessment per integration, application and type.
+ORDER_KEY_COLUMNS = ("integration_id", "external_application_id", "assessment_type_id")
 
 
 class Assessment(Base):
@@ -202,9 +204,7 @@ class Assessment(Base):
         # One open or finished assessment per order; a cancelled one may be ordered again.
         Index(
             "uq_assessments_open_order",
-            "integration_id",
-            "external_application_id",
-            "assessment_type_id",
+            *ORDER_KEY_COLUMNS,
             unique=True,
             sqlite_where=text(REORDERABLE),
             postgresql_where=text(REORDERABLE),

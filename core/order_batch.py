@@ -22,19 +22,26 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import json
 import logging
 import time
 import weakref
 from typing import Any, Callable
 
-from sqlalchemy import Connection, Engine, bindparam, event, insert, select
+from sqlalchemy import (
+    Connection, Engine, String, Table, bindparam, cast, event, func, insert, literal_column, select, text,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .crypto import hash_token, new_token
-from .db import create_sqlite_thread_engine
+from .db import create_postgres_batch_engine, create_sqlite_thread_engine
 from .email_templates import DEFAULT_LANGUAGE
 from .mail import StoredTemplate, email_variables, render_candidate_email
-from .models import Assessment, AssessmentType, Email, EmailTemplate, TimelineEvent, Workspace, new_id, utcnow
+from .models import (
+    ORDER_KEY_COLUMNS, REORDERABLE, Assessment, AssessmentType, Email, EmailTemplate, TimelineEvent, Workspace, new_id,
+    utcnow,
+)
 from .types import AssessmentOrder, StartedAssessment
 
 logger = logging.getLogger(__name__)
@@ -91,7 +98,7 @@ class OrderBatcher:
 
     :param insert_order: builds the ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` of
         the assessments for a dialect name. Its conflict target is the partial unique index
-        that allows one open assessment per order.
+        that allows one open assessment per order. PostgreSQL uses ``INSERT_BATCH`` instead.
     :param candidate_url: turns a candidate token into the link in the invitation.
     :param cache_seconds: how long a workspace's types, name and templates are reused.
     """
@@ -131,7 +138,8 @@ class _Queue:
 
     On a SQLite file a batch runs in a worker thread through the standard ``sqlite3`` module:
     one hand-off for its loads and one for its writes, instead of several per statement. On
-    PostgreSQL it runs on the engine's connections.
+    PostgreSQL it runs on the connections of a small engine of its own, and a batch is written
+    with one statement.
     """
 
     def __init__(self, bind: AsyncEngine, batcher: OrderBatcher) -> None:
@@ -139,19 +147,24 @@ class _Queue:
         self.bind = weakref.ref(bind)
         self.batcher = batcher
         self.thread_engine: Engine | None = None
+        self.postgres_engine: AsyncEngine | None = None
         # A second connection to an in-memory database would open another, empty database.
         if bind.dialect.name == "sqlite" and bind.url.database not in (None, "", ":memory:"):
             self.thread_engine = create_sqlite_thread_engine(bind)
             # The thread's connection closes with the host's engine, or with this queue.
             event.listen(bind.sync_engine, "engine_disposed", _dispose(self.thread_engine))
             weakref.finalize(self, self.thread_engine.dispose)
+        elif bind.dialect.name == "postgresql":
+            self.postgres_engine = create_postgres_batch_engine(bind)
+            # Disposed inside the host engine's disposal, which runs where asyncpg connections can close.
+            event.listen(bind.sync_engine, "engine_disposed", _dispose(self.postgres_engine.sync_engine))
         self.waiting: list[_Pending] = []
         # The futures of the orders without a result yet, by order key, so an identical order can wait for them.
         self.unresolved: dict[_OrderKey, list[asyncio.Future[StartedAssessment | None]]] = {}
         self.task: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         # Each workspace's lookups with the time their load began. A load that overlapped a
-        # call to ``forget`` is not cached, which the count of those calls tells.
+        # call to ``forget`` is not cached; the count of those calls shows the overlap.
         self.workspaces: dict[str, tuple[float, _Workspace]] = {}
         self.invalidations = 0
 
@@ -238,7 +251,7 @@ class _Queue:
         if self.thread_engine is not None:
             loaded = await asyncio.to_thread(self._load_in_thread, self.thread_engine, missing)
         else:
-            async with self._bind().connect() as connection:
+            async with self._engine().connect() as connection:
                 loaded = await connection.run_sync(_load, missing)
         if self.invalidations == invalidations:
             self.workspaces.update((workspace_id, (began, workspace)) for workspace_id, workspace in loaded.items())
@@ -254,8 +267,13 @@ class _Queue:
             try:
                 if self.thread_engine is not None:
                     created = await asyncio.to_thread(self._insert_in_thread, self.thread_engine, rows)
+                elif self.postgres_engine is not None:
+                    # One statement is one transaction, so no BEGIN and COMMIT round trips.
+                    async with self.postgres_engine.connect() as connection:
+                        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                        created = await autocommit.run_sync(_insert_postgresql, rows)
                 else:
-                    async with self._bind().begin() as connection:
+                    async with self._engine().begin() as connection:
                         created = await connection.run_sync(self._insert, rows)
             except Exception as exc:
                 _log_failure(batch, exc)
@@ -270,7 +288,9 @@ class _Queue:
                     else StartedAssessment(assessment_id=assessment["id"], created=True, status="invited")
                 )
 
-    def _bind(self) -> AsyncEngine:
+    def _engine(self) -> AsyncEngine:
+        if self.postgres_engine is not None:
+            return self.postgres_engine
         bind = self.bind()
         if bind is None:
             raise RuntimeError("the database engine was disposed")
@@ -353,6 +373,78 @@ class _Queue:
         return assessment, email
 
 
+def _insert_postgresql(connection: Connection, rows: _Rows) -> dict[int, dict[str, Any]]:
+    """Insert with ``INSERT_BATCH`` the new orders that have no assessment yet; return those, by position."""
+    emails = [_with_defaults(Email.__table__, email) for _, _, email in rows.values()]
+    parameters = {
+        "assessment_rows": _json([assessment for _, assessment, _ in rows.values()]),
+        "event_rows": _json([invited_event(assessment) for _, assessment, _ in rows.values()]),
+        "email_rows": _json(emails),
+    }
+    inserted = connection.execute(INSERT_BATCH, parameters).scalars()
+    return {rows[assessment_id][0]: rows[assessment_id][1] for assessment_id in inserted}
+
+
+def _with_defaults(table: Table, values: dict[str, Any]) -> dict[str, Any]:
+    """Return ``values`` with the Python-side default of each column of ``table`` they leave out."""
+    values = dict(values)
+    for column in table.columns:
+        if column.key in values or column.default is None:
+            continue
+        # SQLAlchemy wraps a callable default to take the execution context, which these ignore.
+        values[column.key] = column.default.arg(None) if column.default.is_callable else column.default.arg
+    return values
+
+
+def _json(rows: list[dict[str, Any]]) -> str:
+    return json.dumps(rows, default=_json_value, separators=(",", ":"))
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"a value of type {type(value).__name__} cannot be written as JSON")
+
+
+def _records(table: Table, name: str) -> Any:
+    """Return the rows of ``table`` in the JSON array bound as ``name``, as a table in FROM."""
+    return func.json_populate_recordset(
+        literal_column(f"NULL::{table.name}"), cast(bindparam(name, type_=String), postgresql.JSON)
+    ).table_valued(*(column.name for column in table.columns)).alias(name)
+
+
+def _insert_batch_statement() -> Any:
+    """Build one PostgreSQL statement that inserts a batch's assessments, events and emails.
+
+    Its data-modifying CTEs insert the assessments with ``ON CONFLICT DO NOTHING`` on the
+    partial unique index of open orders, then the timeline events and emails of those it
+    inserted, and it returns their ids. Each table's rows come in one JSON parameter.
+    """
+    assessments, events, emails = Assessment.__table__, TimelineEvent.__table__, Email.__table__
+    assessment_rows = _records(assessments, "assessment_rows")
+    created = (
+        postgresql.insert(assessments)
+        .from_select([column.name for column in assessments.columns],
+                     select(*(assessment_rows.c[column.name] for column in assessments.columns)))
+        .on_conflict_do_nothing(index_elements=list(ORDER_KEY_COLUMNS), index_where=text(REORDERABLE))
+        .returning(assessments.c.id)
+        .cte("created")
+    )
+    ctes = []
+    for table, parameter in ((events, "event_rows"), (emails, "email_rows")):
+        records = _records(table, parameter)
+        # The events' id is a sequence, so the database assigns it.
+        names = [column.name for column in table.columns if not (column.primary_key and column.autoincrement is True)]
+        of_created = select(*(records.c[name] for name in names)).where(
+            records.c.assessment_id.in_(select(created.c.id))
+        )
+        ctes.append(insert(table).from_select(names, of_created).cte(f"created_{table.name}"))
+    return select(created.c.id).add_cte(*ctes)
+
+
+INSERT_BATCH = _insert_batch_statement()
+
+
 def _order_key(order: AssessmentOrder) -> _OrderKey:
     return (order.integration_id, order.external_application_id, order.assessment_type_id)
 
@@ -411,7 +503,8 @@ def new_assessment_values(
         candidate_last_name=candidate.last_name, candidate_email=candidate.email,
         candidate_profile_url=candidate.profile_url, job_name=order.job_name, external_job_id=order.external_job_id,
         status="invited", created_at=now,
-        expires_at=now + dt.timedelta(days=expiry_days or assessment_type.expiry_days), language=language, time_limit_minutes=assessment_type.time_limit_minutes, pass_mark=assessment_type.pass_mark,
+        expires_at=now + dt.timedelta(days=expiry_days or assessment_type.expiry_days), language=language,
+        time_limit_minutes=assessment_type.time_limit_minutes, pass_mark=assessment_type.pass_mark,
         invitation_status="queued", candidate_token_digest=hash_token(token),
     )
     return values

@@ -87,8 +87,17 @@ async def concurrent_orders_are_written_together(stack: Stack, batch_sizes: list
             assert email.body_html is not None
             assert match.group(0) in email.body_html
             assert hash_token(match.group(1)) == assessment.candidate_token_digest
-            kinds = (await session.scalars(select(TimelineEvent.kind).where(TimelineEvent.assessment_id == assessment_id))).all()
-            assert kinds.count("invited") == 1
+            # The mail worker picks up an email by its status and next attempt time.
+            assert email.attempts in (0, 1)
+            assert email.next_attempt_at is not None
+            assert email.created_at is not None
+            events = (await session.scalars(
+                select(TimelineEvent).where(TimelineEvent.assessment_id == assessment_id)
+            )).all()
+            invited = [event for event in events if event.kind == "invited"]
+            assert len(invited) == 1
+            assert invited[0].at == assessment.created_at
+            assert invited[0].detail == {"email": body["candidate"]["email"]}
 
 
 async def test_start_batch_settles_each_order_alike(stack: Stack, batch_sizes: list[int]) -> None:
@@ -183,6 +192,32 @@ async def test_start_failed_batch_stores_orders_alone(stack: Stack, monkeypatch:
             assert assessment.external_application_id == body["application"]["ashby_id"]
             emails = await session.scalar(select(func.count()).select_from(Email).where(Email.assessment_id == assessment.id))
             assert emails == 1
+
+
+async def test_start_postgres_failed_batch_writes_nothing(pg_stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = await pg_stack.connect_and_configure()
+    type_id = await first_type(pg_stack, key)
+    with_defaults = order_batch._with_defaults
+    batched: list[str] = []
+
+    def without_recipient(table: Any, values: dict[str, Any]) -> dict[str, Any]:
+        # The database rejects the emails' NULL recipient after the statement inserted the assessments.
+        batched.append(values["assessment_id"])
+        return {**with_defaults(table, values), "recipient": None}
+
+    monkeypatch.setattr(order_batch, "_with_defaults", without_recipient)
+    bodies = [start_body(type_id) for _ in range(6)]
+    responses = await asyncio.gather(*(call(pg_stack, "assessment.start", key, body) for body in bodies))
+
+    assert [r.status_code for r in responses] == [200] * 6
+    assert batched, "the batch was tried first"
+    async with pg_stack.langos.state.host.session() as session:
+        for body, response in zip(bodies, responses):
+            assessment_id = response.json()["results"]["assessment_id"]
+            recipients = (await session.scalars(
+                select(Email.recipient).where(Email.assessment_id == assessment_id)
+            )).all()
+            assert recipients == [body["candidate"]["email"]]
 
 
 async def test_start_repeat_with_invalid_option_waits_for_batch(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
