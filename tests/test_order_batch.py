@@ -172,8 +172,6 @@ async def a_batch_settles_each_order_like_a_single_one(stack: Stack, batch_sizes
 
 
 async def test_start_failed_batch_stores_orders_alone(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    key = await stack.connect_and_configure()
-    type_id = await first_type(stack, key)
     failures: list[int] = []
 
     def failing(self: Any, connection: Any, rows: dict[str, Any]) -> Any:
@@ -181,22 +179,12 @@ async def test_start_failed_batch_stores_orders_alone(stack: Stack, monkeypatch:
         raise RuntimeError("the batch's transaction failed")
 
     monkeypatch.setattr(order_batch._Queue, "_insert", failing)
-    bodies = [start_body(type_id) for _ in range(6)]
-    responses = await asyncio.gather(*(call(stack, "assessment.start", key, body) for body in bodies))
+    await each_order_stored_once(stack)
 
-    assert [r.status_code for r in responses] == [200] * 6
     assert failures, "the batch was tried first"
-    async with stack.langos.state.host.session() as session:
-        for body, response in zip(bodies, responses):
-            assessment = await session.get(Assessment, response.json()["results"]["assessment_id"])
-            assert assessment.external_application_id == body["application"]["ashby_id"]
-            emails = await session.scalar(select(func.count()).select_from(Email).where(Email.assessment_id == assessment.id))
-            assert emails == 1
 
 
 async def test_start_postgres_failed_batch_writes_nothing(pg_stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    key = await pg_stack.connect_and_configure()
-    type_id = await first_type(pg_stack, key)
     with_defaults = order_batch._with_defaults
     batched: list[str] = []
 
@@ -206,17 +194,24 @@ async def test_start_postgres_failed_batch_writes_nothing(pg_stack: Stack, monke
         return {**with_defaults(table, values), "recipient": None}
 
     monkeypatch.setattr(order_batch, "_with_defaults", without_recipient)
+    await each_order_stored_once(pg_stack)
+
+    assert batched, "the batch was tried first"
+
+
+async def each_order_stored_once(stack: Stack) -> None:
+    """Send 6 concurrent new orders; check that each has its assessment and exactly one invitation."""
+    key = await stack.connect_and_configure()
+    type_id = await first_type(stack, key)
     bodies = [start_body(type_id) for _ in range(6)]
-    responses = await asyncio.gather(*(call(pg_stack, "assessment.start", key, body) for body in bodies))
+    responses = await asyncio.gather(*(call(stack, "assessment.start", key, body) for body in bodies))
 
     assert [r.status_code for r in responses] == [200] * 6
-    assert batched, "the batch was tried first"
-    async with pg_stack.langos.state.host.session() as session:
+    async with stack.langos.state.host.session() as session:
         for body, response in zip(bodies, responses):
-            assessment_id = response.json()["results"]["assessment_id"]
-            recipients = (await session.scalars(
-                select(Email.recipient).where(Email.assessment_id == assessment_id)
-            )).all()
+            assessment = await session.get(Assessment, response.json()["results"]["assessment_id"])
+            assert assessment.external_application_id == body["application"]["ashby_id"]
+            recipients = (await session.scalars(select(Email.recipient).where(Email.assessment_id == assessment.id))).all()
             assert recipients == [body["candidate"]["email"]]
 
 
