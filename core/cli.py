@@ -19,13 +19,14 @@ from typing import AsyncIterator, Sequence
 
 from cryptography.fernet import Fernet
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import audit, integrations, invitations, seed
 from . import assessment_types
 from .config import Settings, load_settings
 from .crypto import Secret
-from .db import upgrade_async
+from .db import check_connection, upgrade_async
 from .delivery import DeliveryWorker, ReplayRejected, replay_delivery, resume_integration, retry_delivery
 from .exceptions import LangosError, NotFound
 from .host import Host
@@ -448,6 +449,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
 
     from .app import create_app
 
+    # A database that cannot be reached gets a one-line error here, not a traceback from the app's start-up.
+    asyncio.run(check_connection(settings.database_url))
     log_level = settings.log_level.lower()
     if args.workers > 1:
         # Each worker process builds its own app from the environment.
@@ -617,6 +620,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except OSError as exc:
         print(f"langos {args.command}: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
+    except DBAPIError as exc:
+        # The driver's message only: the statement and its parameters may contain secrets.
+        print(f"langos {args.command}: the database failed: {exc.orig}. Check LANGOS_DATABASE_URL "
+              "and that the database server is running.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

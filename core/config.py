@@ -123,6 +123,32 @@ def load_plugins_file(path: Path) -> dict[str, ConnectorConfig]:
     return connectors
 
 
+# The URL schemes accepted in LANGOS_DATABASE_URL, and the asyncio driver Langos uses for each.
+_DATABASE_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+
+def _database_url(url: str) -> str:
+    """Return ``url`` with the driver Langos uses; a plain ``postgresql://`` URL gets asyncpg.
+
+    The error names only the scheme, since the rest of the URL may contain a password.
+    """
+    scheme, separator, rest = url.partition("://")
+    driver = _DATABASE_DRIVERS.get(scheme.lower()) if separator else None
+    if driver is None:
+        described = f"starts with {scheme + separator!r}" if separator else "has no scheme"
+        raise ConfigError(
+            f"LANGOS_DATABASE_URL {described}, which Langos does not support; use "
+            "postgresql://USER@HOST:5432/DATABASE for PostgreSQL or sqlite:///PATH for a SQLite file"
+        )
+    return f"{driver}://{rest}"
+
+
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Build settings from ``environ`` (default: ``os.environ``), then apply ``overrides``."""
     env = os.environ if environ is None else environ
@@ -132,7 +158,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         return default if value in (None, "") else value
 
     data_dir = Path(get("DATA_DIR", "var")).resolve()
-    database_url = get("DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'langos.db'}"
+    database_url = _database_url(get("DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'langos.db'}")
 
     plugins_raw = get("PLUGINS_FILE", "plugins.toml")
     plugins_file = Path(plugins_raw).resolve()

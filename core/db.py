@@ -37,6 +37,16 @@ def create_engine(database_url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
+async def check_connection(database_url: str) -> None:
+    """Connect to the database once; raise the driver's error when it cannot be reached."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect():
+            pass
+    finally:
+        await engine.dispose()
+
+
 def create_sqlite_thread_engine(engine: AsyncEngine) -> Engine:
     """Return a blocking engine on the same SQLite file as ``engine``, through the standard ``sqlite3`` module.
 

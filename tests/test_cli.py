@@ -8,6 +8,7 @@ import re
 import sys
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
 
 from connectors.ashby.fake import create_fake_ashby
 from tests.conftest import ASHBY_KEY, langos_env
@@ -89,6 +90,26 @@ async def test_cli_unknown_workspace_says_what_to_do(tmp_path: Path) -> None:
     assert "no workspace 'nope' in sqlite+aiosqlite:///" in err
     assert "set LANGOS_DATA_DIR (or LANGOS_DATABASE_URL) to the data of the Langos that has it" in err
     assert "or create it with `langos workspace nope`" in err
+
+
+async def test_cli_unsupported_database_url_names_scheme(tmp_path: Path) -> None:
+    env = {**langos_env(tmp_path), "LANGOS_DATABASE_URL": "mysql://langos:secret-password@127.0.0.1/langos"}
+    code, out, err = await Cli(env)("migrate")
+    assert code == 2
+    assert "LANGOS_DATABASE_URL starts with 'mysql://', which Langos does not support" in err
+    assert "secret-password" not in err
+    assert "Traceback" not in err
+
+
+async def test_cli_missing_postgres_database_is_one_line(tmp_path: Path, postgres_url: str) -> None:
+    # A plain postgresql:// URL gets the asyncpg driver.
+    missing = make_url(postgres_url).set(drivername="postgresql", database="langos_no_such_database")
+    env = {**langos_env(tmp_path), "LANGOS_DATABASE_URL": missing.render_as_string(hide_password=False)}
+    for command in ("migrate", "serve"):
+        code, out, err = await Cli(env)(command)
+        assert code == 2, err
+        assert f'langos {command}: the database failed: database "langos_no_such_database" does not exist' in err
+        assert "Traceback" not in err
 
 
 async def test_cli_short_password_is_rejected(tmp_path: Path) -> None:

@@ -139,6 +139,9 @@ async def test_start_candidate_without_email_is_422(stack: Stack) -> None:
         (lambda b: b["application"].pop("ashby_id"), "application.ashby_id"),
         (lambda b: b.update(assessment_type_id=42), "assessment_type_id"),
         (lambda b: b["candidate"].update(email="not-an-email"), "not-an-email"),
+        (lambda b: b["candidate"].update(first_name="Ada\x00"), "candidate.first_name contains a NUL character"),
+        (lambda b: b.update(additional_fields={"email\x00language": "de"}), "additional_fields.email\x00language"),
+        (lambda b: b["job"].update(name="Back\x00end"), "job.name contains a NUL character"),
     ],
 )
 async def test_start_incomplete_body_names_field(stack: Stack, mutate: Any, field: str) -> None:
@@ -150,6 +153,17 @@ async def test_start_incomplete_body_names_field(stack: Stack, mutate: Any, fiel
     assert field in response.json()["message"]
     async with stack.langos.state.host.session() as session:
         assert await session.scalar(select(func.count()).select_from(Assessment)) == 0
+
+
+async def test_start_candidate_of_wrong_form_gets_general_advice(stack: Stack) -> None:
+    key = await stack.connect_and_configure()
+    body = start_body(await first_type(stack, key))
+    body["candidate"] = []
+    response = await call(stack, "assessment.start", key, body)
+    message = response.json()["message"]
+    assert response.status_code == 422
+    assert message.startswith("The field candidate is invalid")
+    assert "Ashby sent no candidate" not in message
 
 
 async def test_start_long_name_says_shorten_in_ashby(stack: Stack) -> None:

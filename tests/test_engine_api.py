@@ -297,6 +297,8 @@ async def test_engine_rejects_non_object_body(api: EngineWeb) -> None:
         ({"event_id": "e-1", "type": "progress", "category_scores": SCORES}, "category_scores"),
         ({"event_id": "e-1", "type": "completed"}, "category_scores"),
         ({"event_id": "e-1", "type": "completed", "category_scores": {"Python": 80}}, "category_scores"),
+        ({"event_id": "e-1", "type": "progress", "detail": {"note": "a\x00b"}}, "detail.note"),
+        ({"event_id": "e\x00", "type": "started"}, "event_id"),
     ],
 )
 async def test_engine_rejects_invalid_field(api: EngineWeb, body: dict[str, Any], field: str) -> None:

@@ -94,6 +94,19 @@ def test_enabled_must_be_boolean(tmp_path: Path) -> None:
         load_settings(langos_env(tmp_path))
 
 
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgresql://langos@127.0.0.1:5432/langos", "postgresql+asyncpg://langos@127.0.0.1:5432/langos"),
+        ("postgres://langos@127.0.0.1/langos", "postgresql+asyncpg://langos@127.0.0.1/langos"),
+        ("postgresql+asyncpg://langos@127.0.0.1/langos", "postgresql+asyncpg://langos@127.0.0.1/langos"),
+        ("sqlite:////srv/langos.db", "sqlite+aiosqlite:////srv/langos.db"),
+    ],
+)
+def test_database_url_gets_asyncio_driver(tmp_path: Path, given: str, used: str) -> None:
+    assert load_settings(langos_env(tmp_path, LANGOS_DATABASE_URL=given)).database_url == used
+
+
 def test_env_overrides_connector_option(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, '[connectors.ashby]\napi_url = "http://127.0.0.1:1"\n',
                             LANGOS_ASHBY_API_URL="http://127.0.0.1:2")

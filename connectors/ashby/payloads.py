@@ -14,6 +14,7 @@ from typing import Any, Sequence
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from core.exceptions import RequestValidationError
+from core.json_input import nul_field
 from core.types import AssessmentUpdate, OrderOption
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -72,6 +73,9 @@ class CancelRequest(_Lenient):
 
 _FIELD_HELP = {
     "assessment_type_id": "Pick a Langos assessment in the interview plan, then start the assessment again.",
+}
+# Advice for a field Ashby left out; a field it sent in the wrong form gets the general advice.
+_MISSING_HELP = {
     "candidate": "Ashby sent no candidate; start the assessment from the candidate's profile.",
     "candidate.ashby_id": "Ashby sent no candidate id; start the assessment from the candidate's profile.",
     "application": "Ashby sent no application; start the assessment from the candidate's application.",
@@ -86,8 +90,10 @@ def _describe(error: dict[str, Any]) -> tuple[str, str]:
         limit = error.get("ctx", {}).get("max_length")
         return field, (f"The field {field} is longer than the {limit} characters Langos can store. "
                        "Shorten it in Ashby, then start the assessment again.")
-    problem = "is missing" if error["type"] == "missing" else f"is invalid ({error['msg']})"
-    hint = _FIELD_HELP.get(field, "Check the request and send it again.")
+    missing = error["type"] == "missing"
+    problem = "is missing" if missing else f"is invalid ({error['msg']})"
+    hint = _MISSING_HELP.get(field) if missing else None
+    hint = hint or _FIELD_HELP.get(field, "Check the request and send it again.")
     return field, f"The field {field} {problem}. {hint}"
 
 
@@ -95,6 +101,13 @@ def parse(model: type[BaseModel], body: Any) -> Any:
     """Validate ``body`` against ``model``; raise ``RequestValidationError`` naming the first bad field."""
     if not isinstance(body, dict):
         raise RequestValidationError("The request body must be a JSON object.", field="body", status_code=400)
+    field = nul_field(body)
+    if field is not None:
+        raise RequestValidationError(
+            f"The field {field} contains a NUL character (\\u0000), which Langos cannot store. "
+            "Remove it in Ashby and try again.",
+            field=field,
+        )
     try:
         return model.model_validate(body)
     except ValidationError as exc:

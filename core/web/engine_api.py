@@ -31,6 +31,7 @@ from ..crypto import Secret
 from ..exceptions import AuthenticationError, Conflict, NotFound, RequestValidationError
 from ..host import Host, keys_from_request
 from ..integrations import authenticate_key
+from ..json_input import nul_field
 from ..models import ApiKey, Assessment, AssessmentType, TimelineEvent
 from ..types import CategoryScore
 from .common import get_host
@@ -193,13 +194,21 @@ async def _read_json(request: Request) -> Any:
     raw = await request.body()
     try:
         # NaN and Infinity are rejected: they are not JSON, and the replies could not encode them.
-        return json.loads(raw, parse_constant=_reject_constant)
+        body = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise RequestValidationError(
             "The request body is not valid JSON; send a JSON object with event_id and type.",
             field="body",
             status_code=400,
         ) from None
+    field = nul_field(body)
+    if field is not None:
+        raise RequestValidationError(
+            f"{field} contains a NUL character (\\u0000), which Langos cannot store; "
+            "remove it and send the event again.",
+            field=field,
+        )
+    return body
 
 
 def _parse_time(value: Any) -> dt.datetime | None:
