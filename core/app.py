@@ -33,7 +33,7 @@ from .plugins import build_plugin_manager
 from .web import assessment_actions, audit_pages, auth, candidate, engine_api, errors, reports, settings_pages, team
 from .web import assessment_types_pages
 from .web import email_pages
-from .web.security import RequestBodyLimit, SecurityHeaders, SkipUnderPrefixes
+from .web.security import RejectNulInUrl, RequestBodyLimit, SecurityHeaders, SkipUnderPrefixes
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +131,7 @@ def create_app(
         routes=routes,
         middleware=[
             Middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://")),
+            Middleware(RejectNulInUrl),
             Middleware(RequestMetrics),
             Middleware(
                 SkipUnderPrefixes,

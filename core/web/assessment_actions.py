@@ -22,7 +22,7 @@ from starlette.routing import Route
 from .. import audit, engine, invitations
 from ..exceptions import Conflict, NotFound, RequestValidationError
 from ..models import AdminUser, Assessment
-from .common import check_csrf, current_user, flash, get_host, redirect
+from .common import check_csrf, current_user, flash, get_host, read_form, redirect
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ async def _act(request: Request, action: Action) -> Response:
             return redirect(f"/login?next={quote(report, safe='')}")
         if user.role != "admin":
             raise HTTPException(403, "Only workspace admins can resend, extend or cancel an invitation.")
-        form = await request.form()
+        form = await read_form(request)
         if not check_csrf(request, form):
             raise HTTPException(400, "The form expired. Reload the page and try again.")
         try:

@@ -26,7 +26,7 @@ from .. import audit
 from ..engine import forget_cached_workspace
 from ..exceptions import NotFound, RequestValidationError
 from ..models import AdminUser, AssessmentType
-from .common import check_csrf, current_user, flash, get_host, login_redirect, redirect, render
+from .common import check_csrf, current_user, flash, get_host, login_redirect, read_form, redirect, render
 
 logger = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ async def new_page(request: Request) -> Response:
 
 async def create(request: Request) -> Response:
     async with get_host(request).session() as session:
-        form = await request.form()
+        form = await read_form(request)
         user = await _admin(request, session, form)
         draft = draft_from_form(form)
         if apply_action(draft, _value(form, "action")):
@@ -246,7 +246,7 @@ async def edit_page(request: Request) -> Response:
 
 async def update(request: Request) -> Response:
     async with get_host(request).session() as session:
-        form = await request.form()
+        form = await read_form(request)
         user = await _admin(request, session, form)
         assessment_type = await _type(session, user, request.path_params["type_id"])
         assessments = await service.count_assessments(session, assessment_type.id)
@@ -275,7 +275,7 @@ async def update(request: Request) -> Response:
 async def _type_action(request: Request) -> AsyncIterator[tuple[AsyncSession, FormData, AdminUser, AssessmentType]]:
     """Open a session for an admin's action on the type in the path: the form, the admin and the type."""
     async with get_host(request).session() as session:
-        form = await request.form()
+        form = await read_form(request)
         user = await _admin(request, session, form)
         yield session, form, user, await _type(session, user, request.path_params["type_id"])
 

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from .. import audit
 from ..crypto import verify_password
 from ..models import AdminUser, Workspace
-from .common import check_csrf, flash, get_host, redirect, render
+from .common import check_csrf, flash, get_host, read_form, redirect, render
 from .security import revoked_sessions, sign_in_throttle
 
 logger = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def _end_session(request: Request) -> None:
 
 
 async def login(request: Request) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     email = str(form.get("email", "")).strip().lower()
     password = str(form.get("password", ""))
     workspace_slug = str(form.get("workspace", "")).strip().lower()
@@ -121,7 +121,7 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     if check_csrf(request, form):
         _end_session(request)
         flash(request, "You are signed out.", "success")

@@ -29,7 +29,7 @@ from .. import engine
 from ..engine import minutes_text
 from ..exceptions import Conflict, RequestValidationError
 from ..models import Answer, Assessment, TimelineEvent, utcnow
-from .common import CSRF_FIELD, check_csrf, get_host, redirect, render
+from .common import CSRF_FIELD, check_csrf, get_host, read_form, redirect, render
 
 logger = logging.getLogger(__name__)
 
@@ -238,7 +238,7 @@ async def start(request: Request) -> Response:
         if assessment is None:
             return _invalid_link(request)
 
-        form = await request.form()
+        form = await read_form(request)
         if not check_csrf(request, form):
             return _message(request, "Form expired", FORM_EXPIRED, 400, back_url=_take_url(token))
 
@@ -307,7 +307,7 @@ async def _answer_input(request: Request) -> tuple[bool, Any]:
         body = await _json_body(request, '{"question_id": ..., "option": ...}')
         return _header_csrf_ok(request), body
 
-    form = await request.form()
+    form = await read_form(request)
     return check_csrf(request, form) or _header_csrf_ok(request), form
 
 
@@ -458,7 +458,7 @@ async def submit(request: Request) -> Response:
         if assessment is None:
             return _invalid_link(request)
 
-        form = await request.form()
+        form = await read_form(request)
         if not check_csrf(request, form):
             return _message(request, "Form expired", FORM_EXPIRED, 400, back_url=_take_url(token))
 

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -32,6 +33,20 @@ def csrf_token(request: Request) -> str:
     if not token:
         token = request.session["csrf"] = secrets.token_urlsafe(32)
     return token
+
+
+async def read_form(request: Request) -> FormData:
+    """Return the posted form; raise HTTPException 400 naming a field whose name or value contains NUL.
+
+    PostgreSQL cannot store the NUL character in text, so such a form is rejected before
+    any of it reaches the database.
+    """
+    form = await request.form()
+    for name, value in form.multi_items():
+        if "\x00" in name or (isinstance(value, str) and "\x00" in value):
+            raise HTTPException(400, f"The field {name!r} contains a NUL character, which Langos cannot store. "
+                                     "Remove it and send the form again.")
+    return form
 
 
 def check_csrf(request: Request, form: FormData) -> bool:

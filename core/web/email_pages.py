@@ -38,7 +38,7 @@ from ..email_templates import (
 from ..engine import EMAIL_LANGUAGES
 from ..exceptions import RequestValidationError
 from ..models import AdminUser, EmailTemplate, Workspace
-from .common import check_csrf, current_user, flash, get_host, login_redirect, redirect, render
+from .common import check_csrf, current_user, flash, get_host, login_redirect, read_form, redirect, render
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ async def _admin_form(request: Request, session: AsyncSession) -> tuple[AdminUse
         raise HTTPException(401, "Sign in to change email templates.")
     if user.role != "admin":
         raise HTTPException(403, "Only workspace admins can change email templates.")
-    form = await request.form()
+    form = await read_form(request)
     if not check_csrf(request, form):
         raise HTTPException(400, "The form expired. Reload the page and try again.")
     return user, form

@@ -75,6 +75,30 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class RejectNulInUrl:
+    """ASGI middleware that responds with 400 when the path or query string contains a NUL character.
+
+    Path and query values reach database queries, and PostgreSQL cannot compare text that
+    contains NUL. The reply is JSON, with ``field`` set to ``url``, like the other errors
+    of the JSON APIs.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and ("\x00" in scope["path"] or b"%00" in scope["query_string"]):
+            logger.info("rejected %s %r: NUL character in the URL", scope["method"], scope["path"])
+            response = JSONResponse(
+                {"error": "The address contains a NUL character (%00), which Langos cannot use. "
+                          "Remove it and send the request again.", "field": "url"},
+                status_code=400,
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 class SkipUnderPrefixes:
     """ASGI middleware that runs ``middleware`` on every request except those under ``prefixes``.
 

@@ -20,7 +20,7 @@ from ..exceptions import ConfigError, CredentialRejected, NotFound, RequestValid
 from ..integrations import IssuedKey
 from ..models import AdminUser, ApiKey, Delivery, DeliveryAttempt, Integration, utcnow
 from ..types import SetupInstructions
-from .common import check_csrf, current_user, flash, get_host, login_redirect, redirect, render
+from .common import check_csrf, current_user, flash, get_host, login_redirect, read_form, redirect, render
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ async def _admin_form(request: Request, session: AsyncSession) -> tuple[AdminUse
         raise HTTPException(401, "Sign in to change integrations.")
     if user.role != "admin":
         raise HTTPException(403, "Only workspace admins can change integrations.")
-    form = await request.form()
+    form = await read_form(request)
     if not check_csrf(request, form):
         raise HTTPException(400, "The form expired. Reload the page and try again.")
     connector = request.path_params["connector"]

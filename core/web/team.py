@@ -24,7 +24,7 @@ from ..crypto import hash_token, new_token
 from ..exceptions import Conflict, RequestValidationError
 from ..models import AdminInvitation, AdminUser, Email, Workspace, utcnow
 from ..seed import MIN_PASSWORD_LENGTH, ROLES, create_admin, role_with_article, validate_email
-from .common import check_csrf, current_user, flash, get_host, login_redirect, redirect, render
+from .common import check_csrf, current_user, flash, get_host, login_redirect, read_form, redirect, render
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ async def _check_invitation_request(session: AsyncSession, workspace_id: str, em
 async def invite(request: Request) -> Response:
     host = get_host(request)
     async with host.session() as session:
-        form = await request.form()
+        form = await read_form(request)
         user = await _admin(request, session, form=form)
         email = str(form.get("email", "")).strip().lower()
         role = str(form.get("role", ""))
@@ -133,7 +133,7 @@ async def invite(request: Request) -> Response:
 
 async def remove(request: Request) -> Response:
     async with get_host(request).session() as session:
-        form = await request.form()
+        form = await read_form(request)
         user = await _admin(request, session, form=form)
         member = await session.get(AdminUser, request.path_params["user_id"])
         if member is None or member.workspace_id != user.workspace_id:
@@ -251,7 +251,7 @@ async def accept_page(request: Request) -> Response:
 
 
 async def accept(request: Request) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     if not check_csrf(request, form):
         raise HTTPException(400, "The form expired. Open the invitation link again.")
     async with get_host(request).session() as session:
