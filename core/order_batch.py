@@ -31,7 +31,7 @@ from typing import Any, Callable
 from sqlalchemy import (
     Connection, Engine, String, Table, bindparam, cast, event, func, insert, literal_column, select, text,
 )
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .crypto import hash_token, new_token
@@ -137,7 +137,9 @@ class _Queue:
     """The orders waiting for one database, and the task that writes them.
 
     On a SQLite file a batch runs in a worker thread through the standard ``sqlite3`` module:
-    one hand-off for its loads and one for its writes, instead of several per statement. On
+    one hand-off for its loads and one for its writes, instead of several per statement. The
+    event loop turns the rows into the driver's parameters first, so the thread holds the GIL
+    only briefly and the event loop rarely waits for it. On
     PostgreSQL it runs on the connections of a small engine of its own, and a batch is written
     with one statement.
     """
@@ -151,6 +153,7 @@ class _Queue:
         # A second connection to an in-memory database would open another, empty database.
         if bind.dialect.name == "sqlite" and bind.url.database not in (None, "", ":memory:"):
             self.thread_engine = create_sqlite_thread_engine(bind)
+            self.sqlite_inserts = _sqlite_inserts(self.thread_engine.dialect)
             # The thread's connection closes with the host's engine, or with this queue.
             event.listen(bind.sync_engine, "engine_disposed", _dispose(self.thread_engine))
             weakref.finalize(self, self.thread_engine.dispose)
@@ -266,7 +269,8 @@ class _Queue:
         if rows:
             try:
                 if self.thread_engine is not None:
-                    created = await asyncio.to_thread(self._insert_in_thread, self.thread_engine, rows)
+                    parameters = _sqlite_parameters(self.sqlite_inserts, rows)
+                    created = await asyncio.to_thread(self._insert_in_thread, self.thread_engine, rows, parameters)
                 elif self.postgres_engine is not None:
                     # One statement is one transaction, so no BEGIN and COMMIT round trips.
                     async with self.postgres_engine.connect() as connection:
@@ -301,9 +305,11 @@ class _Queue:
         with engine.connect() as connection:
             return _load(connection, workspace_ids)
 
-    def _insert_in_thread(self, engine: Engine, rows: _Rows) -> dict[int, dict[str, Any]]:
+    def _insert_in_thread(
+        self, engine: Engine, rows: _Rows, parameters: tuple[list[tuple[Any, ...]], ...]
+    ) -> dict[int, dict[str, Any]]:
         with engine.begin() as connection:
-            return self._insert(connection, rows)
+            return _insert_sqlite(connection, self.sqlite_inserts, rows, parameters)
 
     def _build(self, batch: list[_Pending], lookups: _Lookups) -> _Rows:
         """Return the rows of each order the batch can settle, by assessment id."""
@@ -371,6 +377,89 @@ class _Queue:
             "kind": "invitation",
         }
         return assessment, email
+
+
+@dataclasses.dataclass(frozen=True)
+class _DriverInsert:
+    """An INSERT that runs through the database driver itself, with the SQL SQLAlchemy compiled.
+
+    ``processors`` lists each parameter's column key and SQLAlchemy's bind processor for its
+    type (None when the value goes as it is), so the values are stored as SQLAlchemy would
+    store them.
+    """
+
+    sql: str
+    processors: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+
+    @classmethod
+    def compile(cls, statement: Any, table: Table, dialect: Any) -> _DriverInsert:
+        # A primary key the database numbers itself is left to the database.
+        columns = {column.key: column for column in table.columns
+                   if not (column.primary_key and column.autoincrement is True)}
+        compiled = statement.compile(dialect=dialect, column_keys=list(columns))
+        processors = tuple(
+            (key, columns[key].type.dialect_impl(dialect).bind_processor(dialect)) for key in compiled.positiontup
+        )
+        return cls(str(compiled), processors)
+
+    def parameters(self, values: dict[str, Any]) -> tuple[Any, ...]:
+        """Return the driver's parameters for one row; a column missing from ``values`` is NULL."""
+        return tuple(
+            values.get(key) if process is None else process(values.get(key)) for key, process in self.processors
+        )
+
+
+# The INSERTs of a SQLite batch: assessments, timeline events, emails.
+_SqliteInserts = tuple[_DriverInsert, _DriverInsert, _DriverInsert]
+
+
+def _sqlite_inserts(dialect: Any) -> _SqliteInserts:
+    assessments, events, emails = Assessment.__table__, TimelineEvent.__table__, Email.__table__
+    new_orders = sqlite.insert(assessments).on_conflict_do_nothing(
+        index_elements=list(ORDER_KEY_COLUMNS), index_where=text(REORDERABLE)
+    )
+    return (
+        _DriverInsert.compile(new_orders, assessments, dialect),
+        _DriverInsert.compile(insert(events), events, dialect),
+        _DriverInsert.compile(insert(emails), emails, dialect),
+    )
+
+
+def _sqlite_parameters(inserts: _SqliteInserts, rows: _Rows) -> tuple[list[tuple[Any, ...]], ...]:
+    """Return the driver's parameters of each order's assessment, event and email, in the order of ``rows``."""
+    assessments, events, emails = inserts
+    return (
+        [assessments.parameters(assessment) for _, assessment, _ in rows.values()],
+        [events.parameters(invited_event(assessment)) for _, assessment, _ in rows.values()],
+        [emails.parameters(_with_defaults(Email.__table__, email)) for _, _, email in rows.values()],
+    )
+
+
+def _insert_sqlite(
+    connection: Connection, inserts: _SqliteInserts, rows: _Rows, parameters: tuple[list[tuple[Any, ...]], ...]
+) -> dict[int, dict[str, Any]]:
+    """Insert the new orders that have no assessment yet through ``sqlite3``; return those, by position.
+
+    The assessments' INSERT does nothing on a conflict with an open order. The driver counts
+    the rows it inserted, so only a batch with a conflict queries which ones those were.
+    """
+    cursor = connection.connection.cursor()
+    try:
+        cursor.executemany(inserts[0].sql, parameters[0])
+        if cursor.rowcount == len(rows):
+            inserted = set(rows)
+        else:
+            ids = list(rows)
+            cursor.execute(f"SELECT id FROM {Assessment.__tablename__} WHERE id IN ({', '.join('?' * len(ids))})", ids)
+            inserted = {row[0] for row in cursor.fetchall()}
+        for insert_, table_parameters in zip(inserts[1:], parameters[1:]):
+            cursor.executemany(insert_.sql, [
+                row_parameters for assessment_id, row_parameters in zip(rows, table_parameters)
+                if assessment_id in inserted
+            ])
+    finally:
+        cursor.close()
+    return {rows[assessment_id][0]: rows[assessment_id][1] for assessment_id in inserted}
 
 
 def _insert_postgresql(connection: Connection, rows: _Rows) -> dict[int, dict[str, Any]]:

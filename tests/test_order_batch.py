@@ -14,7 +14,7 @@ import threading
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from core import order_batch
 from core.engine import ENGINE_PLUGIN_NAME, forget_cached_workspace
@@ -174,11 +174,11 @@ async def a_batch_settles_each_order_like_a_single_one(stack: Stack, batch_sizes
 async def test_start_failed_batch_stores_orders_alone(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     failures: list[int] = []
 
-    def failing(self: Any, connection: Any, rows: dict[str, Any]) -> Any:
+    def failing(connection: Any, inserts: Any, rows: dict[str, Any], parameters: Any) -> Any:
         failures.append(len(rows))
         raise RuntimeError("the batch's transaction failed")
 
-    monkeypatch.setattr(order_batch._Queue, "_insert", failing)
+    monkeypatch.setattr(order_batch, "_insert_sqlite", failing)
     await each_order_stored_once(stack)
 
     assert failures, "the batch was tried first"
@@ -220,13 +220,13 @@ async def test_start_repeat_with_invalid_option_waits_for_batch(stack: Stack, mo
     key = await stack.connect_and_configure()
     type_id = await first_type(stack, key)
     release = threading.Event()
-    insert = order_batch._Queue._insert
+    insert = order_batch._insert_sqlite
 
-    def held(self: Any, connection: Any, rows: dict[str, Any]) -> Any:
+    def held(connection: Any, inserts: Any, rows: dict[str, Any], parameters: Any) -> Any:
         release.wait(timeout=10)
-        return insert(self, connection, rows)
+        return insert(connection, inserts, rows, parameters)
 
-    monkeypatch.setattr(order_batch._Queue, "_insert", held)
+    monkeypatch.setattr(order_batch, "_insert_sqlite", held)
     body = start_body(type_id)
     first = asyncio.create_task(call(stack, "assessment.start", key, body))
     batcher = next(plugin._orders for plugin in stack.langos.state.host.hooks.manager.get_plugins()
@@ -296,3 +296,66 @@ async def test_other_process_change_applies_after_cache(stack: Stack, monkeypatc
 
     assert rejected.status_code == 422
     assert "has been retired" in rejected.text
+
+
+async def test_batch_stores_rows_as_single_start_does(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    await batch_rows_match_single_start(stack, monkeypatch)
+
+
+async def test_postgres_batch_stores_rows_as_single_start_does(
+    pg_stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await batch_rows_match_single_start(pg_stack, monkeypatch)
+
+
+async def batch_rows_match_single_start(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch writes past the ORM; what it stores reads back, and is stored, as the one-at-a-time path's rows."""
+    key = await stack.connect_and_configure()
+    type_id = await first_type(stack, key)
+    failures: list[Exception] = []
+    monkeypatch.setattr(order_batch, "_log_failure", lambda batch, exc: failures.append(exc))
+    batched_id = await started_id(stack, key, type_id)
+    assert failures == [], "the batch stored the first order"
+
+    async def alone(self: Any, bind: Any, order: Any, **options: Any) -> None:
+        return None
+
+    monkeypatch.setattr(order_batch.OrderBatcher, "start", alone)
+    single_id = await started_id(stack, key, type_id)
+
+    # Each order has its own ids, and the mail worker may already have sent either invitation.
+    differing = {"id", "external_application_id", "external_candidate_id", "external_job_id", "candidate_token_digest",
+                 "invitation_status"}
+    async with stack.langos.state.host.session() as session:
+        batched, single = await session.get(Assessment, batched_id), await session.get(Assessment, single_id)
+        for column in Assessment.__table__.columns:
+            if column.key not in differing | {"created_at", "expires_at"}:
+                assert getattr(batched, column.key) == getattr(single, column.key), column.key
+        assert batched.expires_at - batched.created_at == single.expires_at - single.created_at
+        emails = {
+            assessment_id: await session.scalar(select(Email).where(Email.assessment_id == assessment_id))
+            for assessment_id in (batched_id, single_id)
+        }
+        for column in ("workspace_id", "recipient", "subject", "kind", "last_error"):
+            assert getattr(emails[batched_id], column) == getattr(emails[single_id], column), column
+        events = {
+            assessment_id: await session.scalar(
+                select(TimelineEvent)
+                .where(TimelineEvent.assessment_id == assessment_id, TimelineEvent.kind == "invited")
+            )
+            for assessment_id in (batched_id, single_id)
+        }
+        assert events[batched_id].detail == events[single_id].detail
+        assert events[batched_id].at == batched.created_at
+        # The stored text of the times has one format, so comparisons in SQL order them right.
+        stored = (await session.execute(text(
+            "SELECT a.created_at, a.expires_at, e.created_at, e.next_attempt_at, t.at FROM assessments a "
+            "JOIN emails e ON e.assessment_id = a.id JOIN timeline_events t ON t.assessment_id = a.id "
+            "WHERE a.id IN (:batched, :single) AND t.kind = 'invited' ORDER BY a.id = :single"
+        ), {"batched": batched_id, "single": single_id})).all()
+    assert len(stored) == 2
+    assert [type(value) for value in stored[0]] == [type(value) for value in stored[1]]
+    # SQLite stores the times as text, which must have one length to sort; PostgreSQL returns datetimes.
+    assert [len(value) for value in stored[0] if isinstance(value, str)] == [
+        len(value) for value in stored[1] if isinstance(value, str)
+    ]
