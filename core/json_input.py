@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -17,8 +18,8 @@ def nul_field(value: Any, path: str = "") -> str | None:
         return (path or "body") if "\x00" in value else None
     if isinstance(value, dict):
         for key, item in value.items():
-            field = f"{path}.{key}" if path else str(key)
-            if "\x00" in str(key):
+            field = f"{path}.{_printable(key)}" if path else _printable(key)
+            if "\x00" in key:
                 return field
             found = nul_field(item, field)
             if found is not None:
@@ -29,3 +30,16 @@ def nul_field(value: Any, path: str = "") -> str | None:
             if found is not None:
                 return found
     return None
+
+
+def _printable(key: str) -> str:
+    """Return ``key`` as it can appear in an error message: control characters and lone surrogates escaped."""
+    if key.isprintable():
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            pass
+        else:
+            return key
+    # A lone surrogate from a \ud800 escape cannot be encoded as UTF-8, so JSON's ASCII escapes stand in for it.
+    return json.dumps(key)[1:-1]

@@ -140,7 +140,7 @@ async def test_start_candidate_without_email_is_422(stack: Stack) -> None:
         (lambda b: b.update(assessment_type_id=42), "assessment_type_id"),
         (lambda b: b["candidate"].update(email="not-an-email"), "not-an-email"),
         (lambda b: b["candidate"].update(first_name="Ada\x00"), "candidate.first_name contains a NUL character"),
-        (lambda b: b.update(additional_fields={"email\x00language": "de"}), "additional_fields.email\x00language"),
+        (lambda b: b.update(additional_fields={"email\x00language": "de"}), "additional_fields.email\\u0000language"),
         (lambda b: b["job"].update(name="Back\x00end"), "job.name contains a NUL character"),
     ],
 )

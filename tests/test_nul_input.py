@@ -4,8 +4,25 @@ from __future__ import annotations
 
 import pytest
 
+from core.json_input import nul_field
 from tests.conftest import Stack
 from tests.test_connector_ashby import call, first_type, start_body
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"candidate": {"first_name": "A\x00"}}, "candidate.first_name"),
+        ({"answers": ["a", "b\x00"]}, "answers[1]"),
+        ({"k\x00": 1}, "k\\u0000"),
+        # A lone surrogate (JSON "\ud800") cannot be encoded in a UTF-8 reply, so it is escaped.
+        ({"\ud800": "x\x00"}, "\\ud800"),
+        ({"é": "x\x00"}, "é"),
+        ({"fine": ["text", 1, None]}, None),
+    ],
+)
+def test_nul_field_names_path(body: object, field: str | None) -> None:
+    assert nul_field(body) == field
 
 
 @pytest.mark.parametrize(
