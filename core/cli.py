@@ -43,6 +43,7 @@ class CommandError(Exception):
 
 @contextlib.asynccontextmanager
 async def open_host(settings: Settings) -> AsyncIterator[Host]:
+    await check_connection(settings.database_url)
     await upgrade_async(settings.database_url)
     host = Host(settings, build_plugin_manager(settings))
     await host.open()
@@ -92,6 +93,7 @@ def _print_issued(issued: integrations.IssuedKey) -> None:
 
 
 async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
+    await check_connection(settings.database_url)
     await upgrade_async(settings.database_url)
     print("the database schema is at the newest migration")
 

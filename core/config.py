@@ -12,6 +12,9 @@ import tomllib
 from pathlib import Path
 from typing import Any, Mapping
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from .exceptions import ConfigError
 
 ENV_PREFIX = "LANGOS_"
@@ -146,7 +149,16 @@ def _database_url(url: str) -> str:
             f"LANGOS_DATABASE_URL {described}, which Langos does not support; use "
             "postgresql://USER@HOST:5432/DATABASE for PostgreSQL or sqlite:///PATH for a SQLite file"
         )
-    return f"{driver}://{rest}"
+    try:
+        parsed = make_url(f"{driver}://{rest}")
+    except ArgumentError:
+        raise ConfigError("LANGOS_DATABASE_URL is not a valid database URL; use the form shown in the README") from None
+    if driver == "postgresql+asyncpg" and "sslmode" in parsed.query:
+        # libpq's sslmode is asyncpg's ssl, with the same values (disable, require, verify-full, ...).
+        query = dict(parsed.query)
+        query["ssl"] = query.pop("sslmode")
+        parsed = parsed.set(query=query)
+    return parsed.render_as_string(hide_password=False)
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

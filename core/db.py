@@ -17,6 +17,8 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from .exceptions import ConfigError
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -38,11 +40,17 @@ def create_engine(database_url: str) -> AsyncEngine:
 
 
 async def check_connection(database_url: str) -> None:
-    """Connect to the database once; raise the driver's error when it cannot be reached."""
+    """Connect to the database once; raise the driver's error, or ``ConfigError`` when the server cannot be reached."""
     engine = create_engine(database_url)
     try:
         async with engine.connect():
             pass
+    except OSError as exc:
+        url = make_url(database_url)
+        raise ConfigError(
+            f"cannot reach the database server at {url.host}:{url.port or 5432}: {exc.strerror or exc}. "
+            "Check LANGOS_DATABASE_URL and that the database server is running."
+        ) from None
     finally:
         await engine.dispose()
 

@@ -39,8 +39,8 @@ KINDS: dict[str, str] = {"invitation": "Invitation", "reminder": "Reminder"}
 
 # The variables a template may use, with what each contains.
 VARIABLES: dict[str, str] = {
-    "candidate_first_name": "the candidate's first name",
-    "candidate_name": "the candidate's full name",
+    "candidate_first_name": "the candidate's first name; the full name when the ATS sent no first name",
+    "candidate_name": "the candidate's full name; the email address when the ATS sent no name",
     "assessment_name": "the name of the assessment type",
     "job_name": "the job the candidate applied for; empty when the ATS sent none",
     "time_limit_minutes": "the time limit in minutes",

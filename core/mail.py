@@ -274,7 +274,8 @@ def email_variables(
 ) -> dict[str, Any]:
     """Return the template variables of one candidate email; the keys are ``email_templates.VARIABLES``."""
     return {
-        "candidate_first_name": first_name,
+        # A candidate without a first name is greeted by full name, else by email address.
+        "candidate_first_name": first_name or name,
         "candidate_name": name,
         "assessment_name": assessment_name,
         "job_name": job_name or "",

@@ -261,7 +261,13 @@ class Assessment(Base):
 
     @property
     def candidate_name(self) -> str:
-        return f"{self.candidate_first_name} {self.candidate_last_name}".strip()
+        """Return the candidate's full name, or the email address when the ATS sent no name."""
+        return f"{self.candidate_first_name} {self.candidate_last_name}".strip() or self.candidate_email
+
+    @property
+    def greeting_name(self) -> str:
+        """Return the name to greet the candidate with: the first name, else the full name or email address."""
+        return self.candidate_first_name or self.candidate_name
 
     @property
     def duration_minutes(self) -> float | None:

@@ -356,7 +356,7 @@ class _Queue:
         candidate = order.candidate
         variables = email_variables(
             first_name=candidate.first_name,
-            name=f"{candidate.first_name} {candidate.last_name}".strip(),
+            name=f"{candidate.first_name} {candidate.last_name}".strip() or candidate.email,
             assessment_name=assessment_type.name,
             job_name=order.job_name,
             time_limit_minutes=assessment_type.time_limit_minutes,

@@ -112,6 +112,20 @@ async def test_cli_missing_postgres_database_is_one_line(tmp_path: Path, postgre
         assert "Traceback" not in err
 
 
+async def test_cli_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    # A bound socket that never listens: connections to its port are refused.
+    sock = bind_loopback()
+    port = sock.getsockname()[1]
+    env = {**langos_env(tmp_path), "LANGOS_DATABASE_URL": f"postgresql://langos@127.0.0.1:{port}/langos"}
+    try:
+        code, out, err = await Cli(env)("migrate")
+    finally:
+        sock.close()
+    assert code == 2
+    assert f"langos migrate: cannot reach the database server at 127.0.0.1:{port}" in err
+    assert "Check LANGOS_DATABASE_URL and that the database server is running." in err
+
+
 async def test_cli_short_password_is_rejected(tmp_path: Path) -> None:
     cli = Cli(langos_env(tmp_path))
     await cli("workspace", "acme")

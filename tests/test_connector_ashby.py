@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import uuid
 from typing import Any
 
@@ -164,6 +165,20 @@ async def test_start_candidate_of_wrong_form_gets_general_advice(stack: Stack) -
     assert response.status_code == 422
     assert message.startswith("The field candidate is invalid")
     assert "Ashby sent no candidate" not in message
+
+
+async def test_start_without_name_greets_by_email(stack: Stack) -> None:
+    key = await stack.connect_and_configure()
+    body = start_body(await first_type(stack, key))
+    del body["candidate"]["first_name"], body["candidate"]["last_name"]
+    response = await call(stack, "assessment.start", key, body)
+    assert response.status_code == 200
+    async with stack.langos.state.host.session() as session:
+        email = await session.scalar(select(Email).where(Email.assessment_id == response.json()["results"]["assessment_id"]))
+    assert "Hello ada@example.com," in email.body_text
+    link = re.search(r"/take/[A-Za-z0-9_-]+", email.body_text).group(0)
+    page = await stack.http.get(stack.langos_url + link)
+    assert "Hello ada@example.com, welcome" in page.text
 
 
 async def test_start_long_name_says_shorten_in_ashby(stack: Stack) -> None:

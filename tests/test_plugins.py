@@ -101,6 +101,7 @@ def test_enabled_must_be_boolean(tmp_path: Path) -> None:
         ("postgres://langos@127.0.0.1/langos", "postgresql+asyncpg://langos@127.0.0.1/langos"),
         ("postgresql+asyncpg://langos@127.0.0.1/langos", "postgresql+asyncpg://langos@127.0.0.1/langos"),
         ("sqlite:////srv/langos.db", "sqlite+aiosqlite:////srv/langos.db"),
+        ("postgresql://langos@db/langos?sslmode=require", "postgresql+asyncpg://langos@db/langos?ssl=require"),
     ],
 )
 def test_database_url_gets_asyncio_driver(tmp_path: Path, given: str, used: str) -> None:
