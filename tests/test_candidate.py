@@ -248,6 +248,30 @@ async def test_answer_rejects_invalid_json(web: Web) -> None:
     assert response.json()["field"] == "body"
 
 
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"option": "x"}, "option", "option 'x' is invalid"),
+        ({"option": True}, "option", "option 'True' is invalid"),
+        ({"question_id": ["q"]}, "question_id", "question_id must be a string"),
+        ({"question_id": None}, "question_id", "question_id is missing"),
+    ],
+)
+async def test_answer_names_the_value_sent(web: Web, fields: dict, field: str, message: str) -> None:
+    assessment_id, token = await order_assessment(web.app, web.seeded)
+    question = (await questions_by_category(web, assessment_id))["Python"][0]
+    csrf = await start(web.client, token)
+
+    response = await web.client.post(
+        f"/take/{token}/answer", json={"question_id": question.id, "option": 1, **fields},
+        headers={"X-CSRF-Token": csrf},
+    )
+
+    assert response.status_code == 422
+    assert response.json()["field"] == field
+    assert response.json()["error"].startswith(message)
+
+
 async def test_answer_requires_csrf_header(web: Web) -> None:
     assessment_id, token = await order_assessment(web.app, web.seeded)
     question = (await questions_by_category(web, assessment_id))["Python"][0]

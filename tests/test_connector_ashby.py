@@ -163,8 +163,9 @@ async def test_start_candidate_of_wrong_form_gets_general_advice(stack: Stack) -
     response = await call(stack, "assessment.start", key, body)
     message = response.json()["message"]
     assert response.status_code == 422
-    assert message.startswith("The field candidate is invalid")
+    assert message.startswith("The field candidate is invalid (it must be a JSON object)")
     assert "Ashby sent no candidate" not in message
+    assert "CandidateIn" not in message
 
 
 async def test_start_without_name_greets_by_email(stack: Stack) -> None:

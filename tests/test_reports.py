@@ -807,7 +807,7 @@ async def test_report_pdf_without_pass_mark(shared: Web, tmp_path: Path) -> None
     assert "No pass mark for this assessment type" in text
     assert "Pass mark" not in text
     assert "Did not leave the page" in text
-    assert "0 minutes (time limit 30 minutes)" in text
+    assert "Less than a minute (time limit 30 minutes)" in text
 
 
 @shared_loop
@@ -1034,7 +1034,8 @@ def assessment_rows(html: str) -> list[tuple[str, str]]:
     [
         (1, 1, "1 minute (time limit 1 minute)"),
         (1.5, 30, "1.5 minutes (time limit 30 minutes)"),
-        (0, 60, "0 minutes (time limit 60 minutes)"),
+        (0, 60, "Less than a minute (time limit 60 minutes)"),
+        (0.5, 60, "Less than a minute (time limit 60 minutes)"),
         (None, 1, "Not finished (time limit 1 minute)"),
     ],
 )

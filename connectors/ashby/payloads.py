@@ -83,6 +83,14 @@ _MISSING_HELP = {
 }
 
 
+# What a field must be, by pydantic error type, for the errors whose own message names a model class.
+_EXPECTED_SHAPES = {
+    "model_type": "it must be a JSON object",
+    "model_attributes_type": "it must be a JSON object",
+    "dict_type": "it must be a JSON object",
+}
+
+
 def _describe(error: dict[str, Any]) -> tuple[str, str]:
     field = ".".join(str(part) for part in error["loc"]) or "body"
     if error["type"] == "string_too_long":
@@ -91,7 +99,9 @@ def _describe(error: dict[str, Any]) -> tuple[str, str]:
         return field, (f"The field {field} is longer than the {limit} characters Langos can store. "
                        "Shorten it in Ashby, then start the assessment again.")
     missing = error["type"] == "missing"
-    problem = "is missing" if missing else f"is invalid ({error['msg']})"
+    # pydantic's own message for a wrong shape names Langos's model classes, which Ashby's users never see.
+    expected = _EXPECTED_SHAPES.get(error["type"])
+    problem = "is missing" if missing else f"is invalid ({expected or error['msg']})"
     hint = _MISSING_HELP.get(field) if missing else None
     hint = hint or _FIELD_HELP.get(field, "Check the request and send it again.")
     return field, f"The field {field} {problem}. {hint}"

@@ -256,25 +256,33 @@ async def start(request: Request) -> Response:
 
 def _parse_option(value: Any) -> int:
     """Return the chosen option index from a JSON number or a form string."""
+    parsed = value
     if isinstance(value, bool):
-        value = None
-    if isinstance(value, str):
+        parsed = None
+    elif isinstance(value, str):
         try:
-            value = int(value.strip())
+            parsed = int(value.strip())
         except ValueError:
-            value = None
-    if not isinstance(value, int):
+            parsed = None
+    if not isinstance(parsed, int):
+        # The message shows what was sent, cut short, not the failed conversion.
         raise RequestValidationError(
-            f"option {value!r} is invalid; send the index of the chosen option as a whole number, starting at 0",
+            f"option {str(value)[:40]!r} is invalid; send the index of the chosen option as a whole number, "
+            "starting at 0",
             field="option",
         )
-    return value
+    return parsed
 
 
 def _parse_question_id(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
+    if value is None or (isinstance(value, str) and not value.strip()):
         raise RequestValidationError(
             "question_id is missing; send the id of the question being answered", field="question_id"
+        )
+    if not isinstance(value, str):
+        raise RequestValidationError(
+            "question_id must be a string; send the id of the question being answered as a string",
+            field="question_id",
         )
     return value.strip()
 

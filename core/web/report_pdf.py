@@ -154,6 +154,8 @@ def time_taken_text(duration: float | None, limit: float) -> str:
     """Describe the time a candidate took against the time limit, for the report page and the PDF."""
     if duration is None:
         return f"Not finished (time limit {minutes_text(limit)})"
+    if duration < 1:
+        return f"Less than a minute (time limit {minutes_text(limit)})"
     return f"{minutes_text(duration)} (time limit {minutes_text(limit)})"
 
 
