@@ -83,7 +83,7 @@ _MISSING_HELP = {
 }
 
 
-# What a field must be, by pydantic error type, for the errors whose own message names a model class.
+# The shape a field must have, by pydantic error type, for the errors whose own message names a model class.
 _EXPECTED_SHAPES = {
     "model_type": "it must be a JSON object",
     "model_attributes_type": "it must be a JSON object",
