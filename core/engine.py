@@ -62,8 +62,8 @@ class Score:
     categories: tuple[CategoryScore, ...]
 
 
-# How long a workspace's list of assessment types, and the types, name and invitation
-# templates that new orders read, are reused; another process's change shows up after this.
+# How long a workspace's listed assessment types, and what new orders read of it, are reused.
+# Another process's change takes effect after this time.
 LIST_CACHE_SECONDS = 1.0
 # The name under which ``build_plugin_manager`` registers the built-in engine.
 ENGINE_PLUGIN_NAME = "langos.engine"

@@ -286,7 +286,7 @@ async def test_other_process_change_applies_after_cache(stack: Stack, monkeypatc
     key = await stack.connect_and_configure()
     type_id = await first_type(stack, key)
     await started_id(stack, key, type_id)
-    # Another process retires the type: this process is not told and uses its cache until it expires.
+    # Another process retires the type. This process gets no notice and uses its cache until it expires.
     async with stack.langos.state.host.session() as session:
         await session.execute(update(AssessmentType).where(AssessmentType.id == type_id).values(active=False))
         await session.commit()
