@@ -47,6 +47,8 @@ async def check_connection(database_url: str) -> None:
             pass
     except OSError as exc:
         url = make_url(database_url)
+        if url.host is None:
+            raise
         raise ConfigError(
             f"cannot reach the database server at {url.host}:{url.port or 5432}: {exc.strerror or exc}. "
             "Check LANGOS_DATABASE_URL and that the database server is running."
@@ -73,8 +75,8 @@ def create_postgres_batch_engine(engine: AsyncEngine) -> AsyncEngine:
     """Return a small engine on the same PostgreSQL database as ``engine``, for batched writes.
 
     It does not check a connection with a round trip before each use, as the host's engine
-    does, because under load each round trip waits for a turn of the busy event loop. A batch
-    that fails on a dropped connection is written again by the host's engine.
+    does, because under load each round trip waits for a turn of the busy event loop. When a
+    batch fails on a dropped connection, its orders are stored one at a time by the host's engine.
     """
     return create_async_engine(engine.url, pool_size=2, max_overflow=2)
 

@@ -11,8 +11,8 @@ def nul_field(value: Any, path: str = "") -> str | None:
 
     PostgreSQL cannot store the NUL character in text, so a body that contains one is
     rejected before it reaches the database. The path joins keys with dots and writes list
-    positions as ``[0]``, such as ``candidate.first_name`` or ``answers[2]``; an empty path
-    is the body itself.
+    positions as ``[0]``, such as ``candidate.first_name`` or ``answers[2]``. A body that is
+    itself a string is reported as ``body``.
     """
     if isinstance(value, str):
         return (path or "body") if "\x00" in value else None

@@ -98,7 +98,8 @@ class OrderBatcher:
 
     :param insert_order: builds the ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` of
         the assessments for a dialect name. Its conflict target is the partial unique index
-        that allows one open assessment per order. PostgreSQL uses ``INSERT_BATCH`` instead.
+        that allows one open assessment per order. Only an in-memory SQLite database uses it:
+        a SQLite file has ``_sqlite_inserts`` and PostgreSQL has ``INSERT_BATCH``.
     :param candidate_url: turns a candidate token into the link in the invitation.
     :param cache_seconds: how long a workspace's types, name and templates are reused.
     """
@@ -139,9 +140,8 @@ class _Queue:
     On a SQLite file a batch runs in a worker thread through the standard ``sqlite3`` module:
     one hand-off for its loads and one for its writes, instead of several per statement. The
     event loop turns the rows into the driver's parameters first, so the thread holds the GIL
-    only briefly and the event loop rarely waits for it. On
-    PostgreSQL it runs on the connections of a small engine of its own, and a batch is written
-    with one statement.
+    only briefly and the event loop rarely waits for it. On PostgreSQL a batch is written
+    with one statement, on the connections of a small engine of its own.
     """
 
     def __init__(self, bind: AsyncEngine, batcher: OrderBatcher) -> None:
@@ -393,9 +393,7 @@ class _DriverInsert:
 
     @classmethod
     def compile(cls, statement: Any, table: Table, dialect: Any) -> _DriverInsert:
-        # A primary key the database numbers itself is left to the database.
-        columns = {column.key: column for column in table.columns
-                   if not (column.primary_key and column.autoincrement is True)}
+        columns = {column.key: column for column in _written_columns(table)}
         compiled = statement.compile(dialect=dialect, column_keys=list(columns))
         processors = tuple(
             (key, columns[key].type.dialect_impl(dialect).bind_processor(dialect)) for key in compiled.positiontup
@@ -474,6 +472,11 @@ def _insert_postgresql(connection: Connection, rows: _Rows) -> dict[int, dict[st
     return {rows[assessment_id][0]: rows[assessment_id][1] for assessment_id in inserted}
 
 
+def _written_columns(table: Table) -> list[Any]:
+    """Return the columns of ``table`` that a batch writes: all but a primary key the database numbers itself."""
+    return [column for column in table.columns if not (column.primary_key and column.autoincrement is True)]
+
+
 def _with_defaults(table: Table, values: dict[str, Any]) -> dict[str, Any]:
     """Return ``values`` with the Python-side default of each column of ``table`` they leave out."""
     values = dict(values)
@@ -522,8 +525,7 @@ def _insert_batch_statement() -> Any:
     ctes = []
     for table, parameter in ((events, "event_rows"), (emails, "email_rows")):
         records = _records(table, parameter)
-        # The events' id is a sequence, so the database assigns it.
-        names = [column.name for column in table.columns if not (column.primary_key and column.autoincrement is True)]
+        names = [column.name for column in _written_columns(table)]
         of_created = select(*(records.c[name] for name in names)).where(
             records.c.assessment_id.in_(select(created.c.id))
         )
@@ -575,7 +577,7 @@ def invited_event(assessment: dict[str, Any]) -> dict[str, Any]:
 def new_assessment_values(
     order: AssessmentOrder, assessment_type: Any, *, expiry_days: int | None, language: str, token: str
 ) -> dict[str, Any]:
-    """Return every column of a new invited assessment; a Core INSERT sets no defaults of its own.
+    """Return every column of a new invited assessment, so that every write path stores the same row.
 
     :param assessment_type: an ``AssessmentType``, or a row with its ``id``, ``expiry_days``,
         ``time_limit_minutes`` and ``pass_mark``.
